@@ -1,0 +1,193 @@
+"""Packets -> segments and flows: the analysis entry point shared by the CLI and the workflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from tcpscope import flows as flowmod
+from tcpscope import handshake, seqspace, tcpstate
+from tcpscope.flowstats import flow_table
+
+Direction = Literal["up", "down", "auto"]
+
+
+@dataclass
+class Analysis:
+    """The two tables of one capture: per packet (`segments`) and per flow and side (`flows`)."""
+
+    segments: pl.DataFrame
+    flows: pl.DataFrame
+
+
+def _side_traits(df: pl.DataFrame) -> pl.DataFrame:
+    """Per flow and side: are IP IDs sequential / varying, are TCP timestamps usable for order?"""
+    ipid = pl.col("ip_id").cast(pl.Int64)
+    d = ((ipid.diff() + 0x8000) % 0x10000) - 0x8000
+    tsv = pl.col("opt_tsval").cast(pl.Int64)
+    dts = ((tsv.diff() + (1 << 31)) % (1 << 32)) - (1 << 31)
+    return df.group_by(["flow_id", "from_client"]).agg(
+        ipid_seq=((d > 0) & (d < 1024)).mean().fill_null(0) >= 0.8,
+        ipid_varies=ipid.n_unique() > 1,
+        ts_ok=(tsv.is_not_null().mean() >= 0.9) & ((dts >= 0).mean().fill_null(0) >= 0.9),
+    )
+
+
+def _vantage_from_samples(segs: pl.DataFrame) -> pl.DataFrame:
+    """Per flow and side, guess the capture point from RTT samples: near the sender when
+    data->ACK delays (full round trips there) exceed ACK->data echo delays, else near the receiver."""
+    per_side = segs.group_by(["flow_id", "from_client"]).agg(
+        _ack_med=pl.col("_rtt_ack").median(),
+        _echo_med=pl.col("_rtt_echo").median(),
+    )
+    other = per_side.select(
+        "flow_id",
+        pl.col("from_client").not_(),
+        pl.col("_ack_med").alias("_other_ack_med"),
+    )
+    per_side = per_side.join(other, on=["flow_id", "from_client"], how="left")
+    return per_side.select(
+        "flow_id",
+        "from_client",
+        _guess=pl.when(pl.col("_ack_med").is_not_null() & pl.col("_echo_med").is_not_null())
+        .then(pl.col("_ack_med") > pl.col("_echo_med"))
+        .when(pl.col("_ack_med").is_not_null() & pl.col("_other_ack_med").is_not_null())
+        .then(pl.col("_ack_med") > pl.col("_other_ack_med")),
+    )
+
+
+def _run_kernel(df: pl.DataFrame, sides: pl.DataFrame, rtt_hint: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Call the compiled state walk on flow-sorted rows; `sides` holds per-side parameters."""
+    n_flows = rtt_hint.shape[0]
+    idx = (sides["flow_id"].cast(pl.Int64) * 2 + (~sides["from_client"]).cast(pl.Int64)).to_numpy()
+
+    def per_side(col: str) -> np.ndarray:
+        out = np.zeros(2 * n_flows, dtype=np.bool_)
+        out[idx] = sides[col].fill_null(False).to_numpy()
+        return out
+
+    counts = df.group_by("flow_id").len().sort("flow_id")["len"].to_numpy()
+    starts = np.zeros(n_flows + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(counts)
+    sack_len = df["sack_left"].list.len().fill_null(0).to_numpy().astype(np.int64)
+    sack_off = np.zeros(df.height + 1, dtype=np.int64)
+    sack_off[1:] = np.cumsum(sack_len)
+    n_blocks = min(df["sack_left"].list.len().fill_null(0).to_numpy().astype(np.int64).sum(),
+                   df["sack_right"].list.len().fill_null(0).to_numpy().astype(np.int64).sum())
+    sack_l = df["sack_left"].explode(empty_as_null=False).drop_nulls().cast(pl.Int64).to_numpy()[:n_blocks]
+    sack_r = df["sack_right"].explode(empty_as_null=False).drop_nulls().cast(pl.Int64).to_numpy()[:n_blocks]
+
+    def i64(col: str, null: int = -1) -> np.ndarray:
+        return df[col].cast(pl.Int64).fill_null(null).to_numpy()
+
+    return tcpstate.walk_flows(
+        starts,
+        (~df["from_client"]).cast(pl.Int8).to_numpy(),
+        df["t"].to_numpy(),
+        i64("rel_seq", 0),
+        i64("len", 0),
+        i64("flags", 0),
+        df["rel_ack"].is_not_null().to_numpy(),
+        i64("rel_ack", 0),
+        i64("ack", 0),
+        i64("win_bytes", 0),
+        i64("ip_id"),
+        i64("opt_tsval"),
+        i64("opt_tsecr"),
+        sack_off,
+        np.ascontiguousarray(sack_l),
+        np.ascontiguousarray(sack_r),
+        per_side("_sender_vantage"),
+        per_side("ipid_seq"),
+        per_side("ipid_varies"),
+        per_side("ts_ok"),
+        rtt_hint,
+    )
+
+
+def analyze(
+    packets: pl.DataFrame,
+    device: str | None = None,
+    server: str | None = None,
+    port: int | None = None,
+    direction: Direction = "auto",
+) -> Analysis:
+    """Split packets into connections, classify every data segment, and summarise each flow.
+
+    `device` is the IP whose traffic the study is about (the phone); `server`/`port` name
+    the far end when known, overriding the role guess; `direction` overrides the per-flow
+    up/down inference (up: the device sends most payload).
+    """
+    df = (
+        packets.with_row_index("_row")
+        .sort(["ts_ns", "_row"], maintain_order=True)
+        .drop("_row")
+        .with_row_index("_row")
+    )
+    t0 = df["ts_ns"].min() if df.height else 0
+    df = df.with_columns(t=(pl.col("ts_ns") - t0).cast(pl.Float64) / 1e9)
+    df = flowmod.assign_flows(df.drop("_row"))
+    df = flowmod.assign_roles(df, server=server, port=port)
+    df = seqspace.relative_numbers(df)
+    df = df.sort(["flow_id", "_row"])
+
+    n_flows = int(df["flow_id"].max()) + 1 if df.height else 0
+    hs = handshake.handshakes(df, n_flows)
+    sides = _side_traits(df)
+    sides = sides.join(hs.select("flow_id", "_near_client"), on="flow_id", how="left")
+    from_device_side = (
+        df.group_by(["flow_id", "from_client"]).agg(_dev=(pl.col("src") == device).any() if device else pl.lit(None))
+    )
+    sides = sides.join(from_device_side, on=["flow_id", "from_client"], how="left")
+    provisional = pl.coalesce(
+        pl.when(pl.col("from_client")).then(pl.col("_near_client")).otherwise(~pl.col("_near_client")),
+        pl.col("_dev"),
+        pl.col("from_client"),
+    )
+    sides = sides.with_columns(_sender_vantage=provisional.fill_null(True))
+    rtt_hint = hs.sort("flow_id")["handshake_rtt_ms"].cast(pl.Float64).fill_null(float("nan")).to_numpy() / 1e3
+
+    cls, inflight, rtt_ack, rtt_echo = _run_kernel(df, sides, rtt_hint)
+    df = df.with_columns(_rtt_ack=pl.Series(rtt_ack).fill_nan(None), _rtt_echo=pl.Series(rtt_echo).fill_nan(None))
+    # flows without a handshake: place the capture point from the RTT samples, then re-walk
+    guess = _vantage_from_samples(df)
+    decided = sides.join(guess, on=["flow_id", "from_client"], how="left").with_columns(
+        _sender_vantage=pl.when(pl.col("_near_client").is_null() & pl.col("_guess").is_not_null())
+        .then(pl.col("_guess"))
+        .otherwise(pl.col("_sender_vantage"))
+    )
+    if not decided["_sender_vantage"].equals(sides["_sender_vantage"]):
+        sides = decided.drop("_guess")
+        cls, inflight, rtt_ack, rtt_echo = _run_kernel(df, sides, rtt_hint)
+        df = df.with_columns(_rtt_ack=pl.Series(rtt_ack).fill_nan(None), _rtt_echo=pl.Series(rtt_echo).fill_nan(None))
+
+    names = pl.Series(list(tcpstate.CLASS_NAMES))
+    cls_s = pl.Series(cls.astype(np.int64))
+    df = df.with_columns(
+        seg_class=pl.when(cls_s >= 0).then(names.gather(cls_s.clip(0, len(names) - 1))),
+        inflight=pl.when(pl.Series(inflight) >= 0).then(pl.Series(inflight)),
+    )
+    df = df.join(sides.select("flow_id", "from_client", "_sender_vantage"), on=["flow_id", "from_client"], how="left")
+    df = df.with_columns(
+        rtt_ms=pl.when(pl.col("_sender_vantage")).then(pl.col("_rtt_ack")).otherwise(pl.col("_rtt_echo")) * 1e3,
+        from_device=(pl.col("src") == device) if device else pl.lit(None, pl.Boolean),
+    )
+    df = df.sort("_row")
+    flows = flow_table(df, hs, sides, device=device, direction=direction, server=server, port=port)
+    segments = df.select(
+        *packets.columns,
+        "flow_id",
+        "from_client",
+        "from_device",
+        "t",
+        "rel_seq",
+        "rel_ack",
+        "win_bytes",
+        "seg_class",
+        "inflight",
+        "rtt_ms",
+    )
+    return Analysis(segments=segments, flows=flows)

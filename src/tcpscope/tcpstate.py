@@ -1,0 +1,354 @@
+"""The per-connection TCP state walk: segment classes, bytes in flight and RTT samples.
+
+One compiled pass over each connection's packets in capture order keeps, per sending
+side, the highest sequence seen, the holes below it (with the segment that opened each),
+the peer's cumulative ACK, SACK scoreboard and window, and a queue of unacknowledged
+segments for Karn-valid RTT samples. The rules are documented in docs/classification.md.
+Everything here is numba-compiled: no per-packet Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# class codes (index into CLASS_NAMES)
+NEW, RETRANSMISSION, SPURIOUS, REORDERED, NET_DUP, KEEPALIVE, WINDOW_PROBE = 0, 1, 2, 3, 4, 5, 6
+CLASS_NAMES = (
+    "new",
+    "retransmission",
+    "spurious_retransmission",
+    "reordered",
+    "network_duplicate",
+    "keepalive",
+    "window_probe",
+)
+
+SYN, FIN, RST = 0x02, 0x01, 0x04
+_CACHE = 4096  # direct-mapped caches (duplicate detection, TSval first-seen times)
+# an ACK that covers a retransmission sooner than this fraction of the minimum RTT
+# cannot have been caused by it: the original got through (spurious retransmission)
+SPURIOUS_RTT_FRACTION = 0.8
+# at the receiver side a hole filled sooner than this fraction of the minimum RTT is
+# reordering; later it is a retransmission of a segment lost upstream
+REORDER_RTT_FRACTION = 0.75
+DEFAULT_RTT_S = 0.01  # used for the time rule when no RTT is known yet
+
+
+@njit(cache=True, inline="always")
+def _s32(x: np.int64) -> np.int64:
+    x = x & 0xFFFFFFFF
+    return x - 0x100000000 if x >= 0x80000000 else x
+
+
+@njit(cache=True, inline="always")
+def _s16(x: np.int64) -> np.int64:
+    x = x & 0xFFFF
+    return x - 0x10000 if x >= 0x8000 else x
+
+
+@njit(cache=True)
+def _grow(a: np.ndarray) -> np.ndarray:
+    b = np.empty((a.shape[0] * 2, a.shape[1]), dtype=a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@njit(cache=True)
+def _sent_before(
+    tsval: np.int64, ipid: np.int64, t: float, o_tsval: np.int64, o_ipid: np.int64, o_t: float,
+    ts_ok: bool, ipid_ok: bool, thr: float,
+) -> bool:
+    """Was this hole filler sent before the segment that opened the hole (so: reordered)?"""
+    if ts_ok and tsval >= 0 and o_tsval >= 0 and tsval != o_tsval:
+        return _s32(tsval - o_tsval) < 0
+    if ipid_ok and ipid >= 0 and o_ipid >= 0 and ipid != o_ipid:
+        return _s16(ipid - o_ipid) < 0
+    return (t - o_t) < thr
+
+
+@njit(cache=True)
+def walk_flows(
+    starts: np.ndarray,  # int64[n_flows + 1] row offsets of each flow (rows sorted by flow, time)
+    side: np.ndarray,  # int8: 0 client->server, 1 server->client
+    t: np.ndarray,  # float64 seconds
+    rel_seq: np.ndarray,  # int64
+    plen: np.ndarray,  # int64 payload length
+    flags: np.ndarray,  # int64
+    has_ack: np.ndarray,  # bool
+    rel_ack: np.ndarray,  # int64 (valid where has_ack)
+    ack_raw: np.ndarray,  # int64 raw ack (for SACK edges)
+    win: np.ndarray,  # int64 window in bytes
+    ipid: np.ndarray,  # int64, -1 unknown
+    tsval: np.ndarray,  # int64, -1 unknown
+    tsecr: np.ndarray,  # int64, -1 unknown
+    sack_off: np.ndarray,  # int64[n + 1] offsets into sack_l / sack_r
+    sack_l: np.ndarray,  # int64 raw left edges
+    sack_r: np.ndarray,  # int64 raw right edges
+    sender_vantage: np.ndarray,  # bool[2 * n_flows]: capture point near that side's sender
+    ipid_seq: np.ndarray,  # bool[2 * n_flows]: IP IDs increase per packet (usable for order)
+    ipid_varies: np.ndarray,  # bool[2 * n_flows]: IP IDs differ between packets (dup test)
+    ts_ok: np.ndarray,  # bool[2 * n_flows]: TSvals present and usable for order
+    rtt_hint: np.ndarray,  # float64[n_flows]: handshake RTT in s, NaN if unknown
+):
+    """Classify data segments, compute bytes in flight and RTT samples for every flow."""
+    n = t.shape[0]
+    cls = np.full(n, -1, dtype=np.int8)
+    inflight = np.full(n, -1, dtype=np.int64)
+    rtt_ack = np.full(n, np.nan)  # data -> covering ACK (sender-side RTT, Karn)
+    rtt_echo = np.full(n, np.nan)  # peer TSval -> data echoing it (receiver-side RTT)
+    for f in range(starts.shape[0] - 1):
+        a, b = starts[f], starts[f + 1]
+        m = b - a
+        max_end = np.full(2, np.iinfo(np.int64).min, dtype=np.int64)
+        una = np.full(2, np.iinfo(np.int64).min, dtype=np.int64)
+        peer_win = np.full(2, -1, dtype=np.int64)
+        min_rtt = np.full(2, rtt_hint[f] if not np.isnan(rtt_hint[f]) else np.inf)
+        # holes per side: start, end, opener row (global index)
+        holes = [np.empty((8, 3), dtype=np.int64), np.empty((8, 3), dtype=np.int64)]
+        nholes = np.zeros(2, dtype=np.int64)
+        # SACK scoreboard per side: merged intervals above una
+        sb = [np.empty((8, 2), dtype=np.int64), np.empty((8, 2), dtype=np.int64)]
+        nsb = np.zeros(2, dtype=np.int64)
+        # queue of first transmissions: end, row, retransmitted flag
+        q = [np.empty((m + 1, 3), dtype=np.int64), np.empty((m + 1, 3), dtype=np.int64)]
+        qh = np.zeros(2, dtype=np.int64)
+        qt = np.zeros(2, dtype=np.int64)
+        # pending sender-side retransmissions awaiting spurious evidence: start, end, row
+        pend = [np.empty((8, 3), dtype=np.int64), np.empty((8, 3), dtype=np.int64)]
+        npend = np.zeros(2, dtype=np.int64)
+        # direct-mapped caches: duplicate keys (seq, len, ipid, tsval) and TSval first-seen
+        dup = np.full((2, _CACHE, 4), -2, dtype=np.int64)
+        ts_seen = np.full((2, _CACHE), -1, dtype=np.int64)
+        ts_time = np.full((2, _CACHE), np.nan)
+        ts_outstanding = np.zeros((2, _CACHE), dtype=np.bool_)
+        for i in range(a, b):
+            d = side[i]
+            o = 1 - d
+            k = 2 * f + d
+            ko = 2 * f + o
+            s = rel_seq[i]
+            ln = plen[i]
+            e = s + ln
+            fl = flags[i]
+            if max_end[d] == np.iinfo(np.int64).min:
+                # first packet of this side: everything before it counts as seen
+                max_end[d] = s + (1 if (fl & SYN) != 0 else 0)
+                if una[d] == np.iinfo(np.int64).min:
+                    una[d] = max_end[d] if (fl & SYN) == 0 else s
+            # ---- this packet as an ACK for the other side's data
+            if has_ack[i]:
+                ra = rel_ack[i]
+                if ra > una[o]:
+                    # RTT from the newest first transmission it covers (Karn)
+                    last = -1
+                    while qh[o] < qt[o] and q[o][qh[o], 0] <= ra:
+                        last = qh[o]
+                        qh[o] += 1
+                    if last >= 0 and q[o][last, 2] == 0:
+                        r = q[o][last, 1]
+                        rtt_ack[r] = t[i] - t[r]
+                        if sender_vantage[ko] and rtt_ack[r] < min_rtt[o]:
+                            min_rtt[o] = rtt_ack[r]
+                    # resolve pending retransmissions this ACK covers
+                    j = 0
+                    while j < npend[o]:
+                        if pend[o][j, 1] <= ra:
+                            r = pend[o][j, 2]
+                            spurious = False
+                            if ts_ok[ko] and tsecr[i] >= 0 and tsval[r] >= 0 and _s32(tsecr[i] - tsval[r]) < 0:
+                                spurious = True  # Eifel: the ACK echoes an earlier transmission
+                            elif np.isfinite(min_rtt[o]) and t[i] - t[r] < SPURIOUS_RTT_FRACTION * min_rtt[o]:
+                                spurious = True  # too soon to be caused by the retransmission
+                            if spurious:
+                                cls[r] = SPURIOUS
+                            pend[o][j] = pend[o][npend[o] - 1]
+                            npend[o] -= 1
+                        else:
+                            j += 1
+                    una[o] = ra
+                    # holes the peer has acknowledged were filled out of the capture's sight
+                    drop = 0
+                    while drop < nholes[o] and holes[o][drop, 1] <= ra:
+                        drop += 1
+                    if drop > 0:
+                        for x in range(drop, nholes[o]):
+                            holes[o][x - drop] = holes[o][x]
+                        nholes[o] -= drop
+                # SACK blocks: D-SACK (RFC 2883) and the scoreboard
+                for x in range(sack_off[i], sack_off[i + 1]):
+                    left = ra + _s32(sack_l[x] - ack_raw[i])
+                    right = ra + _s32(sack_r[x] - ack_raw[i])
+                    if right <= left:
+                        continue
+                    dsack = right <= ra
+                    if x == sack_off[i] and not dsack and sack_off[i + 1] - sack_off[i] > 1:
+                        l2 = ra + _s32(sack_l[x + 1] - ack_raw[i])
+                        r2 = ra + _s32(sack_r[x + 1] - ack_raw[i])
+                        dsack = left >= l2 and right <= r2
+                    if dsack:
+                        j = 0
+                        while j < npend[o]:
+                            if pend[o][j, 0] < right and pend[o][j, 1] > left:
+                                cls[pend[o][j, 2]] = SPURIOUS
+                                pend[o][j] = pend[o][npend[o] - 1]
+                                npend[o] -= 1
+                            else:
+                                j += 1
+                        continue
+                    # merge [left, right) into the scoreboard
+                    if nsb[o] == sb[o].shape[0]:
+                        sb[o] = _grow(sb[o])
+                    sb[o][nsb[o], 0] = left
+                    sb[o][nsb[o], 1] = right
+                    nsb[o] += 1
+                if nsb[o] > 0:
+                    # prune below una, merge overlaps (few intervals: insertion sort)
+                    cnt = 0
+                    for j in range(nsb[o]):
+                        lo = max(sb[o][j, 0], una[o])
+                        hi = sb[o][j, 1]
+                        if hi > lo:
+                            sb[o][cnt, 0] = lo
+                            sb[o][cnt, 1] = hi
+                            cnt += 1
+                    for j in range(1, cnt):
+                        x0, x1 = sb[o][j, 0], sb[o][j, 1]
+                        h = j - 1
+                        while h >= 0 and sb[o][h, 0] > x0:
+                            sb[o][h + 1] = sb[o][h]
+                            h -= 1
+                        sb[o][h + 1, 0] = x0
+                        sb[o][h + 1, 1] = x1
+                    merged = 0
+                    for j in range(cnt):
+                        if merged > 0 and sb[o][j, 0] <= sb[o][merged - 1, 1]:
+                            if sb[o][j, 1] > sb[o][merged - 1, 1]:
+                                sb[o][merged - 1, 1] = sb[o][j, 1]
+                        else:
+                            sb[o][merged] = sb[o][j]
+                            merged += 1
+                    nsb[o] = merged
+            if (fl & SYN) == 0:
+                peer_win[o] = win[i]  # this side's window limits the other side's sending
+            # remember when this side's TSval was first seen (receiver-side RTT by echo)
+            if tsval[i] >= 0:
+                h = tsval[i] & (_CACHE - 1)
+                if ts_seen[d, h] != tsval[i]:
+                    ts_seen[d, h] = tsval[i]
+                    ts_time[d, h] = t[i]
+                    # only an ACK that leaves the peer with data outstanding clocks out data at once
+                    ts_outstanding[d, h] = has_ack[i] and max_end[o] > rel_ack[i]
+            # ---- this packet as data
+            if (fl & (SYN | RST)) != 0 and ln == 0:
+                continue
+            if ln == 0:
+                if (fl & FIN) == 0 and s == una[d] - 1 and max_end[d] <= una[d]:
+                    cls[i] = WINDOW_PROBE if peer_win[d] == 0 else KEEPALIVE
+                continue
+            if ln <= 1 and peer_win[d] == 0 and s >= una[d] - 1:
+                cls[i] = WINDOW_PROBE
+            elif ln <= 1 and s == una[d] - 1 and max_end[d] <= una[d]:
+                cls[i] = KEEPALIVE
+            elif s >= max_end[d]:
+                cls[i] = NEW
+                if s > max_end[d]:
+                    if nholes[d] == holes[d].shape[0]:
+                        holes[d] = _grow(holes[d])
+                    holes[d][nholes[d], 0] = max_end[d]
+                    holes[d][nholes[d], 1] = s
+                    holes[d][nholes[d], 2] = i
+                    nholes[d] += 1
+            else:
+                # below the highest sequence seen: duplicate, hole filler or re-send
+                h = (s * 31 + ln) & (_CACHE - 1)
+                if (
+                    ipid_varies[k] and ipid[i] >= 0 and dup[d, h, 0] == s and dup[d, h, 1] == ln
+                    and dup[d, h, 2] == ipid[i] and dup[d, h, 3] == tsval[i]
+                ):
+                    cls[i] = NET_DUP
+                else:
+                    # walk the holes this segment overlaps, splitting them
+                    filler = -1
+                    j = 0
+                    while j < nholes[d]:
+                        hs, he = holes[d][j, 0], holes[d][j, 1]
+                        if hs < e and he > s:
+                            if filler < 0:
+                                filler = holes[d][j, 2]
+                            if s > hs and e < he:  # split in two
+                                if nholes[d] == holes[d].shape[0]:
+                                    holes[d] = _grow(holes[d])
+                                for x in range(nholes[d], j + 1, -1):
+                                    holes[d][x] = holes[d][x - 1]
+                                holes[d][j + 1, 0] = e
+                                holes[d][j + 1, 1] = he
+                                holes[d][j + 1, 2] = holes[d][j, 2]
+                                holes[d][j, 1] = s
+                                nholes[d] += 1
+                                j += 2
+                            elif s <= hs and e >= he:  # filled
+                                for x in range(j, nholes[d] - 1):
+                                    holes[d][x] = holes[d][x + 1]
+                                nholes[d] -= 1
+                            elif s <= hs:
+                                holes[d][j, 0] = e
+                                j += 1
+                            else:
+                                holes[d][j, 1] = s
+                                j += 1
+                        else:
+                            j += 1
+                    if filler >= 0:
+                        thr = REORDER_RTT_FRACTION * (min_rtt[d] if np.isfinite(min_rtt[d]) else DEFAULT_RTT_S)
+                        before = _sent_before(
+                            tsval[i], ipid[i], t[i], tsval[filler], ipid[filler], t[filler], ts_ok[k], ipid_seq[k], thr
+                        )
+                        cls[i] = REORDERED if before else RETRANSMISSION
+                    elif sender_vantage[k]:
+                        cls[i] = RETRANSMISSION
+                        if npend[d] == pend[d].shape[0]:
+                            pend[d] = _grow(pend[d])
+                        pend[d][npend[d], 0] = s
+                        pend[d][npend[d], 1] = e
+                        pend[d][npend[d], 2] = i
+                        npend[d] += 1
+                    else:
+                        cls[i] = SPURIOUS  # bytes the receiver side had already seen
+                    # Karn: a re-sent range gives no RTT sample
+                    if cls[i] != REORDERED:
+                        for x in range(qh[d], qt[d]):
+                            if rel_seq[q[d][x, 1]] >= e:
+                                break
+                            if q[d][x, 0] > s:
+                                q[d][x, 2] = 1
+            h = (s * 31 + ln) & (_CACHE - 1)
+            dup[d, h, 0] = s
+            dup[d, h, 1] = ln
+            dup[d, h, 2] = ipid[i]
+            dup[d, h, 3] = tsval[i]
+            if cls[i] == NEW:
+                q[d][qt[d], 0] = e
+                q[d][qt[d], 1] = i
+                q[d][qt[d], 2] = 0
+                qt[d] += 1
+                # receiver-side RTT: peer's TSval -> first data that echoes it
+                if tsecr[i] >= 0:
+                    h = tsecr[i] & (_CACHE - 1)
+                    if ts_seen[o, h] == tsecr[i] and not np.isnan(ts_time[o, h]):
+                        if ts_outstanding[o, h]:
+                            rtt_echo[i] = t[i] - ts_time[o, h]
+                            if not sender_vantage[k] and rtt_echo[i] < min_rtt[d]:
+                                min_rtt[d] = rtt_echo[i]
+                        ts_time[o, h] = np.nan
+            if e > max_end[d]:
+                max_end[d] = e
+            if cls[i] >= 0:
+                sacked = 0
+                for j in range(nsb[d]):
+                    lo = max(sb[d][j, 0], una[d])
+                    hi = min(sb[d][j, 1], max_end[d])
+                    if hi > lo:
+                        sacked += hi - lo
+                inflight[i] = max(max_end[d] - max(una[d], -(1 << 62)) - sacked, 0)
+    return cls, inflight, rtt_ack, rtt_echo
