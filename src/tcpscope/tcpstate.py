@@ -142,10 +142,12 @@ def walk_flows(
                 if ra > una[o]:
                     # RTT from the newest first transmission it covers (Karn)
                     last = -1
+                    ambiguous = False
                     while qh[o] < qt[o] and q[o][qh[o], 0] <= ra:
                         last = qh[o]
+                        ambiguous = ambiguous or q[o][last, 2] != 0
                         qh[o] += 1
-                    if last >= 0 and q[o][last, 2] == 0:
+                    if last >= 0 and not ambiguous:
                         r = q[o][last, 1]
                         rtt_ack[r] = t[i] - t[r]
                         if sender_vantage[ko] and rtt_ack[r] < min_rtt[o]:
@@ -262,10 +264,9 @@ def walk_flows(
             else:
                 # below the highest sequence seen: duplicate, hole filler or re-send
                 h = (s * 31 + ln) & (_CACHE - 1)
-                if (
-                    ipid_varies[k] and ipid[i] >= 0 and dup[d, h, 0] == s and dup[d, h, 1] == ln
-                    and dup[d, h, 2] == ipid[i] and dup[d, h, 3] == tsval[i]
-                ):
+                id_informative = ipid_varies[k] and ipid[i] > 0
+                same = dup[d, h, 0] == s and dup[d, h, 1] == ln and dup[d, h, 3] == tsval[i]
+                if same and (dup[d, h, 2] == ipid[i] if id_informative else (ts_ok[k] and tsval[i] >= 0)):
                     cls[i] = NET_DUP
                 else:
                     # walk the holes this segment overlaps, splitting them

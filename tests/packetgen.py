@@ -1,0 +1,107 @@
+"""Build `packets` tables by hand for analysis tests: each scenario's truth is known by construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from tcpscope.decode import PACKETS_SCHEMA
+
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+
+@dataclass
+class Endpoint:
+    """One side of a connection: address, port, ISN and its own IP ID / TSval counters."""
+
+    addr: str
+    port: int
+    isn: int
+    ip_id: int = 100
+    ts: int = 1000
+    wscale: int | None = 7
+
+
+@dataclass
+class Conn:
+    """A connection between a client and a server whose packets are appended to `rows`."""
+
+    client: Endpoint
+    server: Endpoint
+    rows: list[dict] = field(default_factory=list)
+    timestamps: bool = True
+
+    def _peer(self, ep: Endpoint) -> Endpoint:
+        return self.server if ep is self.client else self.client
+
+    def send(
+        self,
+        t: float,
+        ep: Endpoint,
+        rel_seq: int,
+        length: int = 0,
+        flags: int = ACK,
+        rel_ack: int | None = None,
+        win: int = 512,
+        ip_id: int | None = None,
+        tsval: int | None = None,
+        tsecr: int | None = None,
+        sack: list[tuple[int, int]] | None = None,
+        mss: int | None = None,
+    ) -> dict:
+        """Append one packet; sequence and ack numbers are given relative to the ISNs."""
+        peer = self._peer(ep)
+        if ip_id is None:
+            ep.ip_id += 1
+            ip_id = ep.ip_id
+        if tsval is None:
+            ep.ts += 1
+            tsval = ep.ts
+        if tsecr is None:  # echo the newest TSval heard from the peer
+            tsecr = next((r["opt_tsval"] for r in reversed(self.rows) if r["src"] == peer.addr), 0) or 0
+        row = {
+            "frame": len(self.rows) + 1,
+            "ts_ns": int(t * 1e9),
+            "iface": 0,
+            "linktype": 1,
+            "vlan": None,
+            "ip_version": 4,
+            "src": ep.addr,
+            "dst": peer.addr,
+            "sport": ep.port,
+            "dport": peer.port,
+            "seq": (ep.isn + rel_seq) % 2**32,
+            "ack": ((peer.isn + rel_ack) % 2**32) if rel_ack is not None else 0,
+            "flags": flags | (ACK if rel_ack is not None else 0),
+            "win": win,
+            "len": length,
+            "ip_id": ip_id % 65536,
+            "ttl": 64,
+            "opt_mss": mss,
+            "opt_wscale": ep.wscale if flags & SYN else None,
+            "opt_sackok": bool(flags & SYN),
+            "opt_tsval": tsval if self.timestamps else None,
+            "opt_tsecr": tsecr if self.timestamps else None,
+            "sack_left": [(peer.isn + a) % 2**32 for a, _ in (sack or [])],
+            "sack_right": [(peer.isn + b) % 2**32 for _, b in (sack or [])],
+            "opts_complete": True,
+        }
+        self.rows.append(row)
+        return row
+
+    def handshake(self, t: float, rtt: float, near_client: bool = True) -> float:
+        """SYN, SYN/ACK, ACK as seen near the client (or near the server); returns the end time."""
+        first, second = (rtt, 0.0005) if near_client else (0.0005, rtt)
+        self.send(t, self.client, 0, flags=SYN, mss=1460)
+        self.send(t + first, self.server, 0, flags=SYN, rel_ack=1, mss=1460)
+        self.send(t + first + second, self.client, 1, rel_ack=1)
+        return t + first + second
+
+
+def frame(*conns: Conn) -> pl.DataFrame:
+    """The packets table of the given connections, in time order, numbered like a capture."""
+    rows = [r for c in conns for r in c.rows]
+    df = pl.DataFrame(rows, schema=PACKETS_SCHEMA, orient="row") if rows else pl.DataFrame(schema=PACKETS_SCHEMA)
+    df = df.sort("ts_ns", maintain_order=True)
+    return df.with_columns(frame=pl.int_range(1, df.height + 1, dtype=pl.UInt32))

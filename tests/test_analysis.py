@@ -1,0 +1,200 @@
+"""Analysis on packet sequences whose truth is known by construction (see tests/packetgen.py)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from packetgen import ACK, FIN, SYN, Conn, Endpoint, frame
+from tcpscope.analysis import analyze
+
+PHONE, SERVER = "192.168.2.2", "203.0.113.10"
+MSS = 1000
+
+
+def _classes(segments: pl.DataFrame, src: str) -> list[str | None]:
+    return segments.filter((pl.col("src") == src) & (pl.col("len") > 0))["seg_class"].to_list()
+
+
+def _upload_with_loss() -> Conn:
+    """Client-side capture of an upload: segment 3 lost after the capture point, segment 8
+    re-sent needlessly (the receiver reports it with a D-SACK)."""
+    c = Conn(Endpoint(PHONE, 53671, 1_000_000), Endpoint(SERVER, 443, 5_000_000))
+    t = c.handshake(1.0, rtt=0.1)
+    for k in range(10):
+        c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
+    # ACKs come back one RTT later: 1-2 acked, then duplicate ACKs with SACK for 4..10
+    c.send(t + 0.1, c.server, 1, rel_ack=1 + 2 * MSS)
+    for k in range(4, 11):
+        c.send(t + 0.1 + 0.001 * k, c.server, 1, rel_ack=1 + 2 * MSS, sack=[(1 + 3 * MSS, 1 + k * MSS)])
+    c.send(t + 0.12, c.client, 1 + 2 * MSS, MSS, rel_ack=1)  # fast retransmission of segment 3
+    c.send(t + 0.221, c.server, 1, rel_ack=1 + 10 * MSS)
+    c.send(t + 0.25, c.client, 1 + 7 * MSS, MSS, rel_ack=1)  # needless re-send of segment 8
+    c.send(t + 0.35, c.server, 1, rel_ack=1 + 10 * MSS, sack=[(1 + 7 * MSS, 1 + 8 * MSS)])  # D-SACK
+    return c
+
+
+def test_sender_side_retransmission_and_dsack_spurious() -> None:
+    a = analyze(frame(_upload_with_loss()), device=PHONE)
+    classes = _classes(a.segments, PHONE)
+    assert classes == ["new"] * 10 + ["retransmission", "spurious_retransmission"]
+    up = a.flows.filter(pl.col("sender") == "client").row(0, named=True)
+    assert up["vantage"] == "client" and up["direction"] == "up" and up["sender_is_device"]
+    assert up["n_retransmission"] == 1 and up["n_spurious_retransmission"] == 1
+    assert up["loss_rate"] == pytest.approx(1 / 12)
+    assert up["bytes"] == 10 * MSS and up["bytes_sent"] == 12 * MSS
+    assert up["handshake_rtt_ms"] == pytest.approx(100.5, abs=0.01)
+    # Karn: the RTT sample is the ACK of segment 2 (never re-sent), about one RTT
+    assert up["rtt_samples"] >= 1 and up["rtt_median_ms"] == pytest.approx(99.0, abs=1.0)
+    assert up["syn_mss"] == 1460 and up["syn_wscale"] == 7 and up["syn_sackok"] and up["syn_ts"]
+
+
+def test_sender_side_inflight_is_sack_aware() -> None:
+    a = analyze(frame(_upload_with_loss()), device=PHONE)
+    data = a.segments.filter((pl.col("src") == PHONE) & (pl.col("len") > 0))
+    # before any ACK: k segments sent -> k*MSS in flight
+    assert data["inflight"].to_list()[:10] == [MSS * (k + 1) for k in range(10)]
+    # the fast retransmission comes after 2 acked and 4..10 SACKed: only segment 3 is out
+    assert data["inflight"][10] == MSS
+
+
+def _download_seen_at_receiver(timestamps: bool, ip_ids: bool) -> Conn:
+    """Client-side capture of a download: segment 3 arrives just after 4 (reordered), segment 6
+    never arrives and is re-sent a round trip later, segment 7 is duplicated by the network,
+    segment 2 arrives a second time much later (a needless re-send)."""
+    c = Conn(Endpoint(PHONE, 53698, 7), Endpoint(SERVER, 443, 4_294_960_000), timestamps=timestamps)
+    t = c.handshake(2.0, rtt=0.1)
+    srv = c.server
+    sent = {}
+    for k in range(1, 9):  # the server sends 8 segments in order (ip_id and TSval increase)
+        sent[k] = (srv.ip_id + k if ip_ids else 0, srv.ts + k)
+    srv.ip_id += 8
+    srv.ts += 8
+
+    def arrive(when: float, k: int, retx: bool = False, ack: int = 1) -> None:
+        ip_id, ts = sent[k]
+        if retx:
+            srv.ip_id += 1
+            srv.ts += 100
+            ip_id, ts = (srv.ip_id if ip_ids else 0), srv.ts
+        c.send(when, srv, 1 + (k - 1) * MSS, MSS, rel_ack=ack, ip_id=ip_id, tsval=ts)
+
+    arrive(t + 0.05, 1)
+    arrive(t + 0.051, 2)
+    arrive(t + 0.052, 4)
+    arrive(t + 0.0535, 3)  # 1.5 ms late: reordering
+    arrive(t + 0.054, 5)
+    arrive(t + 0.056, 7)
+    arrive(t + 0.0561, 7)  # duplicated on the way: same IP ID and TSval
+    arrive(t + 0.057, 8)
+    c.send(t + 0.058, c.client, 1, rel_ack=1 + 5 * MSS, sack=[(1 + 6 * MSS, 1 + 8 * MSS)])
+    arrive(t + 0.16, 6, retx=True)  # a round trip later: the retransmission of a lost segment
+    c.send(t + 0.161, c.client, 1, rel_ack=1 + 8 * MSS)
+    arrive(t + 0.4, 2, retx=True)  # bytes the receiver had: a spurious retransmission
+    return c
+
+
+@pytest.mark.parametrize(
+    "timestamps, ip_ids",
+    [(True, True), (False, True), (True, False), (False, False)],
+    ids=["tsval+ipid", "ipid-only", "tsval-only", "timing-only"],
+)
+def test_receiver_side_reordering_loss_and_duplicates(timestamps: bool, ip_ids: bool) -> None:
+    a = analyze(frame(_download_seen_at_receiver(timestamps, ip_ids)), device=PHONE)
+    expected = ["new", "new", "new", "reordered", "new", "new", "network_duplicate", "new",
+                "retransmission", "spurious_retransmission"]
+    if not ip_ids and not timestamps:
+        expected[6] = "spurious_retransmission"  # nothing tells a network copy from a re-send
+    assert _classes(a.segments, SERVER) == expected
+    down = a.flows.filter(pl.col("sender") == "server").row(0, named=True)
+    assert down["vantage"] == "client" and down["direction"] == "down" and not down["sender_is_device"]
+    assert down["n_reordered"] == 1 and down["n_retransmission"] == 1
+    assert down["reorder_rate"] == pytest.approx(1 / 10)
+    assert down["loss_rate"] == pytest.approx(1 / 10)
+
+
+def test_sequence_wraparound_is_unwrapped() -> None:
+    c = Conn(Endpoint(PHONE, 40000, 2**32 - 2500), Endpoint(SERVER, 80, 10))
+    t = c.handshake(0.0, rtt=0.02)
+    for k in range(6):
+        c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
+    c.send(t + 0.03, c.server, 1, rel_ack=1 + 6 * MSS)
+    a = analyze(frame(c))
+    data = a.segments.filter(pl.col("len") > 0)
+    assert data["rel_seq"].to_list() == [1 + k * MSS for k in range(6)]
+    assert data["seg_class"].to_list() == ["new"] * 6
+    assert data["seq"].cast(pl.Int64).min() < 1000 < data["seq"].cast(pl.Int64).max()  # it did wrap
+    assert a.segments.filter(pl.col("src") == SERVER)["rel_ack"].to_list()[-1] == 1 + 6 * MSS
+
+
+def test_port_reuse_splits_connections_but_syn_retransmission_does_not() -> None:
+    first = Conn(Endpoint(PHONE, 50000, 100), Endpoint(SERVER, 80, 900))
+    first.send(0.0, first.client, 0, flags=SYN)
+    first.send(1.0, first.client, 0, flags=SYN)  # SYN retransmitted: same connection
+    first.send(1.05, first.server, 0, flags=SYN, rel_ack=1)
+    first.send(1.1, first.client, 1, rel_ack=1)
+    first.send(1.2, first.client, 1, flags=FIN, rel_ack=1)
+    first.send(1.25, first.server, 1, flags=FIN, rel_ack=2)
+    second = Conn(Endpoint(PHONE, 50000, 777_777_777), Endpoint(SERVER, 80, 3))
+    second.send(5.0, second.client, 0, flags=SYN)
+    second.send(5.05, second.server, 0, flags=SYN, rel_ack=1)
+    second.send(5.1, second.client, 1, 100, rel_ack=1)
+    a = analyze(frame(first, second))
+    assert a.segments["flow_id"].to_list() == [0] * 6 + [1] * 3
+    assert a.flows.filter(pl.col("flow_id") == 1)["start_t"].to_list() == [pytest.approx(5.0)] * 2
+
+
+def test_connections_share_one_time_axis() -> None:
+    one = Conn(Endpoint(PHONE, 50001, 1), Endpoint(SERVER, 443, 2))
+    two = Conn(Endpoint(PHONE, 50002, 3), Endpoint("198.51.100.20", 8080, 4))
+    one.handshake(10.0, rtt=0.05)
+    two.handshake(13.5, rtt=0.05)
+    a = analyze(frame(one, two))
+    starts = a.flows.group_by("flow_id").agg(pl.col("start_t").first()).sort("flow_id")["start_t"].to_list()
+    assert starts == [pytest.approx(0.0), pytest.approx(3.5)]
+
+
+def test_roles_without_syn_and_config_overrides() -> None:
+    c = Conn(Endpoint(PHONE, 53671, 1), Endpoint(SERVER, 443, 2))
+    for k in range(3):  # a long-lived TLS flow caught mid-stream: the server pushes data
+        c.send(0.1 * k, c.server, 1 + k * 100, 100, rel_ack=1)
+        c.send(0.1 * k + 0.05, c.client, 1, rel_ack=1 + (k + 1) * 100)
+    guessed = analyze(frame(c), device=PHONE)
+    row = guessed.flows.filter(pl.col("sender") == "server").row(0, named=True)
+    assert (row["server"], row["server_port"], row["direction"], row["handshake_seen"]) == (SERVER, 443, "down", False)
+    assert row["n_new"] == 3 and row["bytes"] == 300
+    flipped = analyze(frame(c), device=PHONE, server=PHONE, direction="up")
+    row = flipped.flows.filter(pl.col("sender") == "server").row(0, named=True)
+    assert (row["server"], row["direction"]) == (PHONE, "up")
+
+
+def test_vantage_near_server_from_handshake() -> None:
+    c = Conn(Endpoint(PHONE, 53000, 1), Endpoint(SERVER, 443, 2))
+    t = c.handshake(0.0, rtt=0.08, near_client=False)
+    c.send(t + 0.04, c.client, 1, 500, rel_ack=1)
+    c.send(t + 0.0405, c.server, 1, rel_ack=501)
+    a = analyze(frame(c), device=PHONE)
+    assert set(a.flows["vantage"]) == {"server"}
+    assert a.flows["handshake_rtt_ms"][0] == pytest.approx(80.5, abs=0.01)
+
+
+def test_keepalive_and_window_probe() -> None:
+    c = Conn(Endpoint(PHONE, 53100, 1), Endpoint(SERVER, 443, 2))
+    t = c.handshake(0.0, rtt=0.05)
+    c.send(t + 0.01, c.client, 1, 100, rel_ack=1)
+    c.send(t + 0.06, c.server, 1, rel_ack=101)
+    c.send(t + 30.0, c.client, 100, 1, rel_ack=1)  # keep-alive: one byte below snd_una
+    c.send(t + 30.05, c.server, 1, rel_ack=101)
+    c.send(t + 31.0, c.client, 101, 100, rel_ack=1)
+    c.send(t + 31.05, c.server, 1, rel_ack=201, win=0)  # receiver window closes
+    c.send(t + 31.5, c.client, 201, 1, rel_ack=1)  # zero-window probe
+    c.send(t + 31.55, c.server, 1, rel_ack=201, win=0)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new", "keepalive", "new", "window_probe"]
+    row = a.flows.filter(pl.col("sender") == "client").row(0, named=True)
+    assert row["n_keepalive"] == 1 and row["n_window_probe"] == 1 and row["loss_rate"] == 0
+
+
+def test_empty_capture_gives_empty_tables() -> None:
+    a = analyze(frame())
+    assert a.segments.height == 0 and a.flows.height == 0
