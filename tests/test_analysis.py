@@ -58,6 +58,34 @@ def test_sender_side_inflight_is_sack_aware() -> None:
     assert data["inflight"][10] == MSS
 
 
+def _upload_reordered_downstream(resend: bool) -> Conn:
+    """Client-side capture of an upload whose segment 3 is held back in the network: the
+    receiver SACKs 4.. first, then 3 arrives (and, with `resend`, the sender had already
+    re-sent it; the receiver reports the copy with a D-SACK)."""
+    c = Conn(Endpoint(PHONE, 53672, 9), Endpoint(SERVER, 443, 99))
+    t = c.handshake(1.0, rtt=0.1)
+    for k in range(6):
+        c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
+    c.send(t + 0.1, c.server, 1, rel_ack=1 + 2 * MSS)
+    for k in range(4, 7):
+        c.send(t + 0.1 + 0.001 * k, c.server, 1, rel_ack=1 + 2 * MSS, sack=[(1 + 3 * MSS, 1 + k * MSS)])
+    if resend:
+        c.send(t + 0.108, c.client, 1 + 2 * MSS, MSS, rel_ack=1)
+    c.send(t + 0.115, c.server, 1, rel_ack=1 + 6 * MSS)  # segment 3 arrives 12 ms late
+    if resend:
+        c.send(t + 0.21, c.server, 1, rel_ack=1 + 6 * MSS, sack=[(1 + 2 * MSS, 1 + 3 * MSS)])
+    return c
+
+
+@pytest.mark.parametrize("resend", [False, True], ids=["no-resend", "spurious-resend"])
+def test_sender_side_sees_downstream_reordering_through_sack(resend: bool) -> None:
+    a = analyze(frame(_upload_reordered_downstream(resend)), device=PHONE)
+    expected = ["new", "new", "reordered", "new", "new", "new"]
+    assert _classes(a.segments, PHONE) == expected + (["spurious_retransmission"] if resend else [])
+    up = a.flows.filter(pl.col("sender") == "client").row(0, named=True)
+    assert up["n_reordered"] == 1 and up["n_retransmission"] == 0
+
+
 def _download_seen_at_receiver(timestamps: bool, ip_ids: bool) -> Conn:
     """Client-side capture of a download: segment 3 arrives just after 4 (reordered), segment 6
     never arrives and is re-sent a round trip later, segment 7 is duplicated by the network,

@@ -68,6 +68,34 @@ def _sent_before(
 
 
 @njit(cache=True)
+def _covered(sb: np.ndarray, nsb: np.int64, lo: np.int64, hi: np.int64) -> bool:
+    """Is [lo, hi) inside one interval of the (merged, sorted) SACK scoreboard?"""
+    for j in range(nsb):
+        if sb[j, 0] <= lo and hi <= sb[j, 1]:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _original(q: np.ndarray, qh: np.int64, qt: np.int64, rel_seq: np.ndarray, s: np.int64, e: np.int64) -> np.int64:
+    """Row of the unacknowledged first transmission that a re-send of [s, e) repeats, or -1."""
+    for x in range(qh, qt):
+        if rel_seq[q[x, 1]] >= e:
+            break
+        if q[x, 0] > s:
+            return q[x, 1]
+    return -1
+
+
+@njit(cache=True)
+def _mark_spurious(cls: np.ndarray, passed: np.ndarray, row: np.int64, orig: np.int64) -> None:
+    """A needless re-send; if its original had been passed by a later segment, it was reordered."""
+    cls[row] = SPURIOUS
+    if orig >= 0 and passed[orig] and cls[orig] == NEW:
+        cls[orig] = REORDERED
+
+
+@njit(cache=True)
 def walk_flows(
     starts: np.ndarray,  # int64[n_flows + 1] row offsets of each flow (rows sorted by flow, time)
     side: np.ndarray,  # int8: 0 client->server, 1 server->client
@@ -97,6 +125,7 @@ def walk_flows(
     inflight = np.full(n, -1, dtype=np.int64)
     rtt_ack = np.full(n, np.nan)  # data -> covering ACK (sender-side RTT, Karn)
     rtt_echo = np.full(n, np.nan)  # peer TSval -> data echoing it (receiver-side RTT)
+    passed = np.zeros(n, dtype=np.bool_)  # a later segment was SACKed while this one was missing
     for f in range(starts.shape[0] - 1):
         a, b = starts[f], starts[f + 1]
         m = b - a
@@ -114,8 +143,9 @@ def walk_flows(
         q = [np.empty((m + 1, 3), dtype=np.int64), np.empty((m + 1, 3), dtype=np.int64)]
         qh = np.zeros(2, dtype=np.int64)
         qt = np.zeros(2, dtype=np.int64)
-        # pending sender-side retransmissions awaiting spurious evidence: start, end, row
-        pend = [np.empty((8, 3), dtype=np.int64), np.empty((8, 3), dtype=np.int64)]
+        pm = np.zeros(2, dtype=np.int64)  # queue entries below this index were checked for 'passed'
+        # pending sender-side retransmissions awaiting spurious evidence: start, end, row, original row
+        pend = [np.empty((8, 4), dtype=np.int64), np.empty((8, 4), dtype=np.int64)]
         npend = np.zeros(2, dtype=np.int64)
         # direct-mapped caches: duplicate keys (seq, len, ipid, tsval) and TSval first-seen
         dup = np.full((2, _CACHE, 4), -2, dtype=np.int64)
@@ -146,6 +176,8 @@ def walk_flows(
                     while qh[o] < qt[o] and q[o][qh[o], 0] <= ra:
                         last = qh[o]
                         ambiguous = ambiguous or q[o][last, 2] != 0
+                        if passed[q[o][last, 1]] and q[o][last, 2] == 0:
+                            cls[q[o][last, 1]] = REORDERED  # arrived after a later segment, never re-sent
                         qh[o] += 1
                     if last >= 0 and not ambiguous:
                         r = q[o][last, 1]
@@ -163,7 +195,7 @@ def walk_flows(
                             elif np.isfinite(min_rtt[o]) and t[i] - t[r] < SPURIOUS_RTT_FRACTION * min_rtt[o]:
                                 spurious = True  # too soon to be caused by the retransmission
                             if spurious:
-                                cls[r] = SPURIOUS
+                                _mark_spurious(cls, passed, pend[o][j, 2], pend[o][j, 3])
                             pend[o][j] = pend[o][npend[o] - 1]
                             npend[o] -= 1
                         else:
@@ -192,12 +224,22 @@ def walk_flows(
                         j = 0
                         while j < npend[o]:
                             if pend[o][j, 0] < right and pend[o][j, 1] > left:
-                                cls[pend[o][j, 2]] = SPURIOUS
+                                _mark_spurious(cls, passed, pend[o][j, 2], pend[o][j, 3])
                                 pend[o][j] = pend[o][npend[o] - 1]
                                 npend[o] -= 1
                             else:
                                 j += 1
                         continue
+                    # at the sender's side, first transmissions below a SACKed block that the
+                    # receiver is still missing were passed by a later segment (lost or reordered)
+                    if sender_vantage[ko]:
+                        x2 = max(qh[o], pm[o])
+                        while x2 < qt[o] and q[o][x2, 0] <= left:
+                            r = q[o][x2, 1]
+                            if not _covered(sb[o], nsb[o], rel_seq[r], q[o][x2, 0]):
+                                passed[r] = True
+                            x2 += 1
+                        pm[o] = max(pm[o], x2)
                     # merge [left, right) into the scoreboard
                     if nsb[o] == sb[o].shape[0]:
                         sb[o] = _grow(sb[o])
@@ -306,6 +348,8 @@ def walk_flows(
                             tsval[i], ipid[i], t[i], tsval[filler], ipid[filler], t[filler], ts_ok[k], ipid_seq[k], thr
                         )
                         cls[i] = REORDERED if before else RETRANSMISSION
+                    elif sender_vantage[k] and e <= una[d]:
+                        cls[i] = SPURIOUS  # the peer had already acknowledged these bytes
                     elif sender_vantage[k]:
                         cls[i] = RETRANSMISSION
                         if npend[d] == pend[d].shape[0]:
@@ -313,6 +357,7 @@ def walk_flows(
                         pend[d][npend[d], 0] = s
                         pend[d][npend[d], 1] = e
                         pend[d][npend[d], 2] = i
+                        pend[d][npend[d], 3] = _original(q[d], qh[d], qt[d], rel_seq, s, e)
                         npend[d] += 1
                     else:
                         cls[i] = SPURIOUS  # bytes the receiver side had already seen
