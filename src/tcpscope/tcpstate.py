@@ -230,16 +230,6 @@ def walk_flows(
                             else:
                                 j += 1
                         continue
-                    # at the sender's side, first transmissions below a SACKed block that the
-                    # receiver is still missing were passed by a later segment (lost or reordered)
-                    if sender_vantage[ko]:
-                        x2 = max(qh[o], pm[o])
-                        while x2 < qt[o] and q[o][x2, 0] <= left:
-                            r = q[o][x2, 1]
-                            if not _covered(sb[o], nsb[o], rel_seq[r], q[o][x2, 0]):
-                                passed[r] = True
-                            x2 += 1
-                        pm[o] = max(pm[o], x2)
                     # merge [left, right) into the scoreboard
                     if nsb[o] == sb[o].shape[0]:
                         sb[o] = _grow(sb[o])
@@ -273,6 +263,17 @@ def walk_flows(
                             sb[o][merged] = sb[o][j]
                             merged += 1
                     nsb[o] = merged
+                    # at the sender's side, first transmissions below the highest SACKed block
+                    # that the receiver still misses were passed by a later segment
+                    if sender_vantage[ko] and merged > 0:
+                        top = sb[o][merged - 1, 0]
+                        x2 = max(qh[o], pm[o])
+                        while x2 < qt[o] and q[o][x2, 0] <= top:
+                            r = q[o][x2, 1]
+                            if not _covered(sb[o], nsb[o], rel_seq[r], q[o][x2, 0]):
+                                passed[r] = True
+                            x2 += 1
+                        pm[o] = max(pm[o], x2)
             if (fl & SYN) == 0:
                 peer_win[o] = win[i]  # this side's window limits the other side's sending
             # remember when this side's TSval was first seen (receiver-side RTT by echo)
