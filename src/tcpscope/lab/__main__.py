@@ -1,0 +1,99 @@
+"""CLI: `python -m tcpscope.lab run SCENARIO --out DIR --seed N` and `make-bundled --out pcap/ --truth DIR --seed 1`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from tcpscope.lab import CLIENT_IP
+from tcpscope.lab.netns import lab_available
+from tcpscope.lab.run import run_scenario
+from tcpscope.lab.scenarios import scenarios
+from tcpscope.lab.truth import build_truth
+
+
+def summary(truth: Path) -> str:
+    """One line: label counts of a truth file."""
+    t = pl.read_parquet(truth)
+    counts = dict(t.group_by("truth").len().sort("truth").iter_rows())
+    return f"{len(t)} data packets {counts}"
+
+
+def write_captures_tsv(path: Path, names: list[str]) -> None:
+    """config/captures.tsv for the bundled captures (server/port/direction left blank where the scenario says so)."""
+    sc = scenarios()
+    lines = ["capture\tfeature\tdevice\tserver\tport\tdirection"]
+    for n in names:
+        s = sc[n]
+        lines.append(f"{n}.pcap\t{n}\t{CLIENT_IP}\t{s.server}\t{s.port}\t{s.direction}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run."""
+    ap = argparse.ArgumentParser(prog="python -m tcpscope.lab")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run one scenario")
+    r.add_argument("scenario", choices=sorted(scenarios()))
+    r.add_argument("--out", required=True, type=Path)
+    r.add_argument("--truth", type=Path, default=None, help="truth directory (default: --out)")
+    r.add_argument("--seed", type=int, default=1)
+    r.add_argument("--server-capture", action="store_true", help="also capture at the server vantage")
+    b = sub.add_parser("make-bundled", help="regenerate all bundled captures and truth")
+    b.add_argument("--out", required=True, type=Path)
+    b.add_argument("--truth", required=True, type=Path)
+    b.add_argument("--seed", type=int, default=1)
+    b.add_argument("--captures-tsv", type=Path, default=Path("config/captures.tsv"))
+    b.add_argument("--only", nargs="*", default=None)
+    t = sub.add_parser("truth", help="recompute truth files from existing captures and relay logs")
+    t.add_argument("--pcap-dir", type=Path, default=Path("pcap"))
+    t.add_argument("--truth", type=Path, default=Path("tests/fixtures/truth"))
+    sub.add_parser("list", help="list scenarios")
+    a = ap.parse_args(argv)
+    if a.cmd == "list":
+        for s in scenarios().values():
+            print(f"{s.name}\t{s.note}")
+        return 0
+    if a.cmd == "truth":
+        for pcap in sorted(a.pcap_dir.glob("*.pcap")):
+            stem = pcap.stem
+            server = stem.endswith(".server")
+            log_path = a.truth / f"{stem.removesuffix('.server')}.relay.parquet"
+            if not log_path.exists():
+                continue
+            rows, flows = build_truth(pcap, pl.read_parquet(log_path), "server" if server else "client", CLIENT_IP)
+            rows.write_parquet(a.truth / f"{stem}.truth.parquet")
+            if not server:
+                flows.write_csv(a.truth / f"{stem}.truth_flows.tsv", separator="\t")
+            print(f"{pcap}: {summary(a.truth / f'{stem}.truth.parquet')}")
+        return 0
+    why = lab_available()
+    if why:
+        print(f"lab unavailable: {why}", file=sys.stderr)
+        return 2
+    if a.cmd == "run":
+        res = run_scenario(scenarios()[a.scenario], a.out, a.seed, a.truth, server_capture=a.server_capture)
+        if res.kernel_drops:
+            print(f"warning: tcpdump lost {res.kernel_drops} packets", file=sys.stderr)
+        print(f"{res.pcap}: {summary(res.truth)}")
+        return 0
+    names = a.only or list(scenarios())
+    for n in names:
+        for _attempt in range(3):
+            sc = scenarios()[n]
+            res = run_scenario(sc, a.out, a.seed, a.truth, server_capture=sc.server_capture)
+            if res.kernel_drops == 0:
+                break
+            print(f"{n}: tcpdump lost {res.kernel_drops} packets, running again", file=sys.stderr)
+        print(f"{res.pcap} ({res.pcap.stat().st_size} B): {summary(res.truth)}", flush=True)
+    if not a.only:
+        write_captures_tsv(a.captures_tsv, names)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
