@@ -60,10 +60,13 @@ def flow_table(
     counts = ["packets", "data_packets", "bytes", "bytes_sent", "rtt_samples"] + [f"n_{c}" for c in DATA_CLASSES]
     per_side = per_side.with_columns(pl.col(c).fill_null(0) for c in counts)
     span = pl.col("_t_last") - pl.col("_t_first")
+    # rates count transmissions that carry data to be delivered: not spurious re-sends,
+    # network duplicates, keep-alives or window probes (docs/metrics.md)
+    counted = pl.col("n_new") + pl.col("n_retransmission") + pl.col("n_reordered")
     per_side = per_side.with_columns(
         throughput_bps=pl.when(span > 0).then(pl.col("bytes") * 8 / span),
-        loss_rate=pl.when(pl.col("data_packets") > 0).then(pl.col("n_retransmission") / pl.col("data_packets")),
-        reorder_rate=pl.when(pl.col("data_packets") > 0).then(pl.col("n_reordered") / pl.col("data_packets")),
+        loss_rate=pl.when(counted > 0).then(pl.col("n_retransmission") / counted),
+        reorder_rate=pl.when(counted > 0).then(pl.col("n_reordered") / counted),
     ).drop(["_t_first", "_t_last"])
     per_side = per_side.join(syn_options(df), on=["flow_id", "from_client"], how="left")
 

@@ -1,0 +1,42 @@
+"""Rule `capture_metrics`: the data-direction flows of one capture (metrics.tsv)."""
+
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+# Import tcpscope from this checkout (the workflow's ../../src) when it is there.
+_SRC = Path(__file__).resolve().parents[2] / "src"
+if _SRC.is_dir() and str(_SRC) not in sys.path:
+    sys.path.insert(0, str(_SRC))
+
+import polars as pl
+
+from tcpscope.errors import TcpscopeError
+from tcpscope.metrics import capture_metrics, write_tsv
+
+snakemake = globals()["snakemake"]  # injected by snakemake's script directive
+
+
+def main() -> None:
+    flows = pl.read_parquet(snakemake.input.flows)
+    with open(snakemake.input.info, encoding="utf-8") as fh:
+        info = json.load(fh)
+    table = capture_metrics(flows, snakemake.params.capture, snakemake.params.feature, info)
+    write_tsv(table, snakemake.output[0])
+    logging.info("%s: %d rows", snakemake.params.capture, table.height)
+
+
+with open(snakemake.log[0], "w", encoding="utf-8") as log:
+    logging.basicConfig(stream=log, level=logging.INFO, format="%(levelname)s %(message)s")
+    sys.stdout = sys.stderr = log
+    try:
+        main()
+    except TcpscopeError as exc:
+        traceback.print_exc()
+        print(f"tcpscope: {exc}", file=sys.__stderr__)
+        sys.exit(1)
+    except BaseException:
+        traceback.print_exc()
+        raise

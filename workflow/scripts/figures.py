@@ -1,0 +1,46 @@
+"""Rule `figures`: time-sequence and bytes-in-flight figures of one capture."""
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+# Import tcpscope from this checkout (the workflow's ../../src) when it is there.
+_SRC = Path(__file__).resolve().parents[2] / "src"
+if _SRC.is_dir() and str(_SRC) not in sys.path:
+    sys.path.insert(0, str(_SRC))
+
+import polars as pl
+
+from tcpscope.errors import TcpscopeError
+from tcpscope.figures import render_capture_figures
+
+snakemake = globals()["snakemake"]  # injected by snakemake's script directive
+
+
+def main() -> None:
+    out_dir = Path(snakemake.output[0]).parent
+    written = render_capture_figures(
+        pl.read_parquet(snakemake.input.segments),
+        pl.read_parquet(snakemake.input.flows),
+        out_dir,
+        snakemake.params.title,
+    )
+    missing = sorted({Path(p) for p in snakemake.output} - {Path(p) for p in written})
+    if missing:
+        raise RuntimeError(f"render_capture_figures did not write {missing}")
+    logging.info("wrote %s", ", ".join(str(p) for p in written))
+
+
+with open(snakemake.log[0], "w", encoding="utf-8") as log:
+    logging.basicConfig(stream=log, level=logging.INFO, format="%(levelname)s %(message)s")
+    sys.stdout = sys.stderr = log
+    try:
+        main()
+    except TcpscopeError as exc:
+        traceback.print_exc()
+        print(f"tcpscope: {exc}", file=sys.__stderr__)
+        sys.exit(1)
+    except BaseException:
+        traceback.print_exc()
+        raise

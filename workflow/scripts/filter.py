@@ -1,0 +1,40 @@
+"""Rule `filter`: keep the frames to or from the device (capture file + text listing)."""
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+# Import tcpscope from this checkout (the workflow's ../../src) when it is there.
+_SRC = Path(__file__).resolve().parents[2] / "src"
+if _SRC.is_dir() and str(_SRC) not in sys.path:
+    sys.path.insert(0, str(_SRC))
+
+from tcpscope.errors import TcpscopeError
+from tcpscope.filtering import filter_capture
+
+snakemake = globals()["snakemake"]  # injected by snakemake's script directive
+
+
+def main() -> None:
+    summary = filter_capture(
+        Path(snakemake.input.capture),
+        [snakemake.params.device],
+        Path(snakemake.output.capture),
+        Path(snakemake.output.text),
+    )
+    logging.info("filtered %s: %s", snakemake.input.capture, summary)
+
+
+with open(snakemake.log[0], "w", encoding="utf-8") as log:
+    logging.basicConfig(stream=log, level=logging.INFO, format="%(levelname)s %(message)s")
+    sys.stdout = sys.stderr = log
+    try:
+        main()
+    except TcpscopeError as exc:
+        traceback.print_exc()
+        print(f"tcpscope: {exc}", file=sys.__stderr__)
+        sys.exit(1)
+    except BaseException:
+        traceback.print_exc()
+        raise
