@@ -132,6 +132,7 @@ def walk_flows(
         max_end = np.full(2, np.iinfo(np.int64).min, dtype=np.int64)
         una = np.full(2, np.iinfo(np.int64).min, dtype=np.int64)
         peer_win = np.full(2, -1, dtype=np.int64)
+        first_seq = np.zeros(2, dtype=np.int64)  # where the capture starts seeing each side's bytes
         min_rtt = np.full(2, rtt_hint[f] if not np.isnan(rtt_hint[f]) else np.inf)
         # holes per side: start, end, opener row (global index)
         holes = [np.empty((8, 3), dtype=np.int64), np.empty((8, 3), dtype=np.int64)]
@@ -145,8 +146,13 @@ def walk_flows(
         qt = np.zeros(2, dtype=np.int64)
         pm = np.zeros(2, dtype=np.int64)  # queue entries below this index were checked for 'passed'
         # pending sender-side retransmissions awaiting spurious evidence: start, end, row, original row
-        pend = [np.empty((8, 4), dtype=np.int64), np.empty((8, 4), dtype=np.int64)]
+        # (+ a flag: the re-sent bytes were SACKed before any cumulative ACK covered them)
+        pend = [np.empty((8, 5), dtype=np.int64), np.empty((8, 5), dtype=np.int64)]
         npend = np.zeros(2, dtype=np.int64)
+        # every sender-side re-send (same columns), for D-SACKs that arrive after the cumulative ACK
+        hist = [np.empty((8, 4), dtype=np.int64), np.empty((8, 4), dtype=np.int64)]
+        nhist = np.zeros(2, dtype=np.int64)
+        sack_seen = np.zeros(2, dtype=np.bool_)  # the peer of this side has sent SACK blocks
         # direct-mapped caches: duplicate keys (seq, len, ipid, tsval) and TSval first-seen
         dup = np.full((2, _CACHE, 4), -2, dtype=np.int64)
         ts_seen = np.full((2, _CACHE), -1, dtype=np.int64)
@@ -164,6 +170,7 @@ def walk_flows(
             if max_end[d] == np.iinfo(np.int64).min:
                 # first packet of this side: everything before it counts as seen
                 max_end[d] = s + (1 if (fl & SYN) != 0 else 0)
+                first_seq[d] = max_end[d]
                 if una[d] == np.iinfo(np.int64).min:
                     una[d] = max_end[d] if (fl & SYN) == 0 else s
             # ---- this packet as an ACK for the other side's data
@@ -190,10 +197,15 @@ def walk_flows(
                         if pend[o][j, 1] <= ra:
                             r = pend[o][j, 2]
                             spurious = False
-                            if ts_ok[ko] and tsecr[i] >= 0 and tsval[r] >= 0 and _s32(tsecr[i] - tsval[r]) < 0:
-                                spurious = True  # Eifel: the ACK echoes an earlier transmission
+                            if ts_ok[ko] and tsecr[i] >= 0 and tsval[r] >= 0 and pend[o][j, 4] == 0:
+                                # Eifel (RFC 3522): the first ACK of these bytes echoes an earlier
+                                # transmission. Not after a SACK of them: the cumulative ACK then
+                                # echoes whatever filled the left edge (RFC 7323 TS.Recent rule)
+                                spurious = _s32(tsecr[i] - tsval[r]) < 0
+                            elif sack_seen[o]:
+                                pass  # with SACK the receiver reports needless copies itself (D-SACK)
                             elif np.isfinite(min_rtt[o]) and t[i] - t[r] < SPURIOUS_RTT_FRACTION * min_rtt[o]:
-                                spurious = True  # too soon to be caused by the retransmission
+                                spurious = True  # no timestamps: too soon to be caused by the re-send
                             if spurious:
                                 _mark_spurious(cls, passed, pend[o][j, 2], pend[o][j, 3])
                             pend[o][j] = pend[o][npend[o] - 1]
@@ -210,6 +222,8 @@ def walk_flows(
                             holes[o][x - drop] = holes[o][x]
                         nholes[o] -= drop
                 # SACK blocks: D-SACK (RFC 2883) and the scoreboard
+                if sack_off[i + 1] > sack_off[i]:
+                    sack_seen[o] = True
                 for x in range(sack_off[i], sack_off[i + 1]):
                     left = ra + _s32(sack_l[x] - ack_raw[i])
                     right = ra + _s32(sack_r[x] - ack_raw[i])
@@ -221,15 +235,24 @@ def walk_flows(
                         r2 = ra + _s32(sack_r[x + 1] - ack_raw[i])
                         dsack = left >= l2 and right <= r2
                     if dsack:
+                        # the newest re-send of these bytes not yet shown needless was the copy
+                        j = nhist[o] - 1
+                        while j >= 0:
+                            if hist[o][j, 0] < right and hist[o][j, 1] > left and cls[hist[o][j, 2]] == RETRANSMISSION:
+                                _mark_spurious(cls, passed, hist[o][j, 2], hist[o][j, 3])
+                                break
+                            j -= 1
                         j = 0
                         while j < npend[o]:
-                            if pend[o][j, 0] < right and pend[o][j, 1] > left:
-                                _mark_spurious(cls, passed, pend[o][j, 2], pend[o][j, 3])
+                            if cls[pend[o][j, 2]] == SPURIOUS:
                                 pend[o][j] = pend[o][npend[o] - 1]
                                 npend[o] -= 1
                             else:
                                 j += 1
                         continue
+                    for j in range(npend[o]):
+                        if pend[o][j, 0] < right and pend[o][j, 1] > left:
+                            pend[o][j, 4] = 1
                     # merge [left, right) into the scoreboard
                     if nsb[o] == sb[o].shape[0]:
                         sb[o] = _grow(sb[o])
@@ -359,7 +382,15 @@ def walk_flows(
                         pend[d][npend[d], 1] = e
                         pend[d][npend[d], 2] = i
                         pend[d][npend[d], 3] = _original(q[d], qh[d], qt[d], rel_seq, s, e)
+                        pend[d][npend[d], 4] = 0
+                        if nhist[d] == hist[d].shape[0]:
+                            hist[d] = _grow(hist[d])
+                        hist[d][nhist[d]] = pend[d][npend[d], :4]
+                        nhist[d] += 1
                         npend[d] += 1
+                    elif s < first_seq[d] and una[d] < e:
+                        # sent before the capture started and not yet acknowledged: lost upstream
+                        cls[i] = RETRANSMISSION
                     else:
                         cls[i] = SPURIOUS  # bytes the receiver side had already seen
                     # Karn: a re-sent range gives no RTT sample
