@@ -1,0 +1,63 @@
+"""Per-capture figures: time-sequence graph and bytes in flight, as PNG and offline HTML."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import plotly.graph_objects as go
+import polars as pl
+
+from tcpscope.figures.decimate import HTML_BUDGET, PNG_BUDGET, Budget
+from tcpscope.figures.inflight import build_inflight
+from tcpscope.figures.output import PngRenderer, tmp_path, write_html
+from tcpscope.figures.prep import Selection, select_directions
+from tcpscope.figures.timeseq import build_timeseq
+
+__all__ = ["build_figures", "figure_names", "render_capture_figures"]
+
+Builder = Callable[[pl.DataFrame, Selection, str, Budget], go.Figure]
+_BUILDERS: dict[str, tuple[Builder, str]] = {
+    "timeseq": (build_timeseq, "time-sequence"),
+    "inflight": (build_inflight, "bytes in flight"),
+}
+
+
+def figure_names() -> list[str]:
+    """Base names of the per-capture figures; each is written as {name}.png and {name}.html."""
+    return list(_BUILDERS)
+
+
+def build_figures(
+    segments: pl.DataFrame, flows: pl.DataFrame, title: str, png: bool, sel: Selection | None = None
+) -> dict[str, go.Figure]:
+    """Build every figure for the PNG budget (png=True) or the interactive HTML budget."""
+    sel = sel if sel is not None else select_directions(segments, flows)
+    budget = PNG_BUDGET if png else HTML_BUDGET
+    return {name: build(segments, sel, title, budget) for name, (build, _) in _BUILDERS.items()}
+
+
+def render_capture_figures(
+    segments: pl.DataFrame, flows: pl.DataFrame, out_dir: Path, title: str
+) -> list[Path]:
+    """Write {name}.png and {name}.html for every figure of one capture; return the written paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = figure_names()
+    finals = [out_dir / f"{n}.html" for n in names] + [out_dir / f"{n}.png" for n in names]
+    tmps = [tmp_path(p) for p in finals]
+    try:
+        with PngRenderer() as renderer:  # Chromium starts now, while the figures are built
+            sel = select_directions(segments, flows)
+            html_figs = build_figures(segments, flows, title, png=False, sel=sel)
+            for name, tmp in zip(names, tmps[: len(names)], strict=True):
+                write_html(html_figs[name], tmp, name, f"{title} - {_BUILDERS[name][1]}")
+            del html_figs
+            png_figs = build_figures(segments, flows, title, png=True, sel=sel)
+            renderer.render([png_figs[n] for n in names], tmps[len(names) :])
+        for tmp, final in zip(tmps, finals, strict=True):
+            tmp.replace(final)
+    finally:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+    return finals
