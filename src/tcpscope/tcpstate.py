@@ -32,6 +32,9 @@ SPURIOUS_RTT_FRACTION = 0.8
 # at the receiver side a hole filled sooner than this fraction of the minimum RTT is
 # reordering; later it is a retransmission of a segment lost upstream
 REORDER_RTT_FRACTION = 0.75
+# a SACK of re-sent bytes sooner than this fraction of the minimum RTT after the re-send was
+# caused by an earlier copy (strict: queues inflate the minimum RTT the capture measures)
+SACK_TOO_SOON = 0.25
 DEFAULT_RTT_S = 0.01  # used for the time rule when no RTT is known yet
 
 
@@ -77,13 +80,29 @@ def _covered(sb: np.ndarray, nsb: np.int64, lo: np.int64, hi: np.int64) -> bool:
 
 
 @njit(cache=True)
+def _paws_discards(sender_side: bool, ts_ok: bool, tsval: np.int64, ts_recent: np.int64) -> bool:
+    """At the receiver's side: would PAWS (RFC 7323 5.3; Linux: older by more than 1) drop it?"""
+    return (not sender_side) and ts_ok and tsval >= 0 and ts_recent >= 0 and _s32(ts_recent - tsval) > 1
+
+
+@njit(cache=True)
+def _overlaps(holes: np.ndarray, nholes: np.int64, s: np.int64, e: np.int64) -> bool:
+    """Does [s, e) overlap any hole?"""
+    for j in range(nholes):
+        if holes[j, 0] < e and holes[j, 1] > s:
+            return True
+    return False
+
+
+@njit(cache=True)
 def _original(q: np.ndarray, qh: np.int64, qt: np.int64, rel_seq: np.ndarray, s: np.int64, e: np.int64) -> np.int64:
-    """Row of the unacknowledged first transmission that a re-send of [s, e) repeats, or -1."""
+    """Row of the unacknowledged first transmission that a re-send of [s, e) repeats, or -1
+    (also when that transmission was re-sent before: a later needless copy says nothing of it)."""
     for x in range(qh, qt):
         if rel_seq[q[x, 1]] >= e:
             break
         if q[x, 0] > s:
-            return q[x, 1]
+            return q[x, 1] if q[x, 2] == 0 else -1
     return -1
 
 
@@ -133,6 +152,7 @@ def walk_flows(
         una = np.full(2, np.iinfo(np.int64).min, dtype=np.int64)
         peer_win = np.full(2, -1, dtype=np.int64)
         first_seq = np.zeros(2, dtype=np.int64)  # where the capture starts seeing each side's bytes
+        ts_echo = np.full(2, -1, dtype=np.int64)  # newest TSecr the peer echoed: its TS.Recent
         min_rtt = np.full(2, rtt_hint[f] if not np.isnan(rtt_hint[f]) else np.inf)
         # holes per side: start, end, opener row (global index)
         holes = [np.empty((8, 3), dtype=np.int64), np.empty((8, 3), dtype=np.int64)]
@@ -173,6 +193,9 @@ def walk_flows(
                 first_seq[d] = max_end[d]
                 if una[d] == np.iinfo(np.int64).min:
                     una[d] = max_end[d] if (fl & SYN) == 0 else s
+            # TSecr is meaningful only with the ACK bit (RFC 7323 3.2): a SYN's zero is not an echo
+            if has_ack[i] and tsecr[i] >= 0 and (ts_echo[o] < 0 or _s32(tsecr[i] - ts_echo[o]) > 0):
+                ts_echo[o] = tsecr[i]
             # ---- this packet as an ACK for the other side's data
             if has_ack[i]:
                 ra = rel_ack[i]
@@ -238,8 +261,9 @@ def walk_flows(
                         # the newest re-send of these bytes not yet shown needless was the copy
                         j = nhist[o] - 1
                         while j >= 0:
-                            if hist[o][j, 0] < right and hist[o][j, 1] > left and cls[hist[o][j, 2]] == RETRANSMISSION:
-                                _mark_spurious(cls, passed, hist[o][j, 2], hist[o][j, 3])
+                            if hist[o][j, 0] < right and hist[o][j, 1] > left:
+                                if cls[hist[o][j, 2]] == RETRANSMISSION:
+                                    _mark_spurious(cls, passed, hist[o][j, 2], hist[o][j, 3])
                                 break
                             j -= 1
                         j = 0
@@ -253,6 +277,10 @@ def walk_flows(
                     for j in range(npend[o]):
                         if pend[o][j, 0] < right and pend[o][j, 1] > left:
                             pend[o][j, 4] = 1
+                            r = pend[o][j, 2]
+                            if np.isfinite(min_rtt[o]) and t[i] - t[r] < SACK_TOO_SOON * min_rtt[o]:
+                                # SACKed before the re-send could have arrived: an earlier copy did
+                                _mark_spurious(cls, passed, r, pend[o][j, 3])
                     # merge [left, right) into the scoreboard
                     if nsb[o] == sb[o].shape[0]:
                         sb[o] = _grow(sb[o])
@@ -320,11 +348,13 @@ def walk_flows(
                 cls[i] = KEEPALIVE
             elif s >= max_end[d]:
                 cls[i] = NEW
-                if s > max_end[d]:
+                # PAWS at the receiver's side: discarded on arrival, its bytes stay a hole
+                top = e if _paws_discards(sender_vantage[k], ts_ok[k], tsval[i], ts_echo[d]) else s
+                if top > max_end[d]:
                     if nholes[d] == holes[d].shape[0]:
                         holes[d] = _grow(holes[d])
                     holes[d][nholes[d], 0] = max_end[d]
-                    holes[d][nholes[d], 1] = s
+                    holes[d][nholes[d], 1] = top
                     holes[d][nholes[d], 2] = i
                     nholes[d] += 1
             else:
@@ -334,6 +364,12 @@ def walk_flows(
                 same = dup[d, h, 0] == s and dup[d, h, 1] == ln and dup[d, h, 3] == tsval[i]
                 if same and (dup[d, h, 2] == ipid[i] if id_informative else (ts_ok[k] and tsval[i] >= 0)):
                     cls[i] = NET_DUP
+                elif _paws_discards(sender_vantage[k], ts_ok[k], tsval[i], ts_echo[d]) and _overlaps(
+                    holes[d], nholes[d], s, e
+                ):
+                    # PAWS (RFC 7323 5.3): older than the receiver's TS.Recent, discarded on
+                    # arrival: the hole stays open, the bytes were not delivered
+                    cls[i] = NEW
                 else:
                     # walk the holes this segment overlaps, splitting them
                     filler = -1

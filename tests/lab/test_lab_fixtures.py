@@ -44,7 +44,7 @@ def test_captures_table() -> None:
 def test_bundled_set_complete() -> None:
     from tcpscope.lab.scenarios import scenarios
 
-    assert sorted(NAMES) == sorted(f"{n}.pcap" for n in scenarios())
+    assert sorted(NAMES) == sorted(f"{n}.pcap" for n, s in scenarios().items() if s.bundled)
     assert any(n.endswith(".server.pcap") for n in ALL_PCAPS)
 
 

@@ -31,6 +31,7 @@ class DirImpair:
     reorder: float = 0.0  # probability that a data packet is held back
     reorder_ms: float = 0.0  # hold time (maximum, when reorder_behind > 0)
     reorder_behind: int = 0  # release after this many later packets went out (0: time only)
+    reorder_gap_ms: float = 0.0  # a held packet leaves at least this long after a later packet that passed it
     rate_kbit: float = 0.0
     queue_bytes: int = 64_000  # drop-tail limit of the rate queue
     spare_syn: bool = True  # never drop SYN/SYN-ACK (keeps runs short; draws still consumed)

@@ -43,6 +43,8 @@ class Relay:
         self.held: dict[str, dict[int, int]] = {"c2s": {}, "s2c": {}}  # row -> packets still to pass
         self.stop = False
         self._tb = 0
+        # per direction: (idx, departure ns) of the newest packet that left, for reorder_gap_ms
+        self.last_out: dict[str, tuple[int, int]] = {"c2s": (-1, 0), "s2c": (-1, 0)}
 
     def _read(self, d: str) -> None:
         """Drain one TUN fd: log and decide every packet read."""
@@ -76,11 +78,19 @@ class Relay:
 
     def _send(self, ri: int) -> None:
         """Write one packet to the far TUN and stamp its departure."""
-        buf = self.pkts.pop(ri, None)
-        if buf is None:
+        if ri not in self.pkts:
             return
         row = self.rows[ri]
         d = row["dir"]
+        gap = int(self.imp[d].cfg.reorder_gap_ms * 1e6)
+        last_idx, last_ns = self.last_out[d]
+        now = time.time_ns()
+        if row["held"] and gap > 0 and last_idx > row["idx"] and now - last_ns < gap:
+            # a later packet just passed this one: keep the reordering long enough to be real
+            self._tb += 1
+            heapq.heappush(self.heap, (last_ns + gap, self._tb, ri))
+            return
+        buf = self.pkts.pop(ri)
         try:
             os.write(self.out_fd[d], buf)
             row["action"] = "forward"
@@ -88,6 +98,8 @@ class Relay:
             row["action"] = "error"
             row["reason"] = f"write:{e.errno}"
         row["t_out_ns"] = time.time_ns()
+        if row["idx"] is not None and row["idx"] > self.last_out[d][0]:
+            self.last_out[d] = (row["idx"], row["t_out_ns"])
         self.held[d].pop(ri, None)
         if not row["held"]:
             release = []

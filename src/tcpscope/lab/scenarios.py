@@ -28,11 +28,17 @@ class Scenario:
     direction: str = ""
     note: str = ""
     server_capture: bool = False  # make-bundled also captures at the server vantage
+    bundled: bool = True  # make-bundled makes it (False: a test fixture, tests/fixtures/stalls/)
 
 
 def wifi(rate_kbit: float, **kw: Any) -> DirImpair:
-    """A busy Wi-Fi hop: 25 ms +- 8 ms, 1.5 % loss, 2 % of data held back behind 2 packets, a rate queue."""
-    base = DirImpair(delay_ms=25, jitter_ms=8, loss=0.015, reorder=0.02, reorder_ms=20, reorder_behind=2,
+    """A busy Wi-Fi hop: 25 ms +- 8 ms, 1.5 % loss, 2 % of data held back 6 ms (a link-layer retry)
+    and at least 2 ms behind the packets that pass it, a rate queue.
+
+    The hold is by time, not 'behind N packets': inside a rate-limited burst the N packets leave
+    microseconds later, a reordering no sender-side observer can see (the receiver coalesces its
+    SACK for up to 1 ms), and not what a Wi-Fi retry does."""
+    base = DirImpair(delay_ms=25, jitter_ms=8, loss=0.015, reorder=0.02, reorder_ms=6, reorder_behind=0, reorder_gap_ms=2,
                      rate_kbit=rate_kbit, queue_bytes=int(rate_kbit * 1000 / 8 * 0.15))
     return replace(base, **kw)
 
@@ -104,4 +110,23 @@ def scenarios() -> dict[str, Scenario]:
                         for i, s in enumerate((40_000, 160_000, 250_000, 60_000))]],
                  "", "", "", "timeline JSON then four pictures in parallel"),
     ]
-    return {s.name: s for s in sc}
+    return {s.name: s for s in [*sc, *_stall_scenarios()]}
+
+
+def _stall_scenarios() -> list[Scenario]:
+    """Small captures with one known stall cause each (tests/fixtures/stalls/, docs/stalls.md); no random loss."""
+    clean = DirImpair(delay_ms=25, jitter_ms=1)
+    return [
+        Scenario("stall_rto", replace(clean, blackout_at=30, blackout_ms=700), clean, [],
+                 [_bulk("upload", MEDIA, 8080, 100_000)], MEDIA, "8080", "up",
+                 "100 kB upload; a 700 ms upstream blackout: RTO, its re-send lost too (backoff)", bundled=False),
+        Scenario("stall_zero_window", clean, clean, [],
+                 [_bulk("download", MEDIA, 80, 120_000, rcvbuf=8192, pause_after=16_000, pause_ms=1500)],
+                 MEDIA, "80", "down", "120 kB download; the phone stops reading 1.5 s (zero window)", bundled=False),
+        Scenario("stall_idle", clean, clean, _chat_pre(),
+                 [_chat([["send", 120], ["sleep", 1500], ["send", 300], ["sleep", 2000], ["send", 80]])],
+                 CHAT[0], str(CHAT[1]), "up", "TLS chat, three messages 1.5 s and 2 s apart", bundled=False),
+        Scenario("stall_tail_loss", replace(clean, blackout_at=16, blackout_ms=600), clean, [],
+                 [_bulk("upload", MEDIA, 8080, 20_700)], MEDIA, "8080", "up",
+                 "20.7 kB upload; its last segments and their probe are lost (600 ms blackout)", bundled=False),
+    ]

@@ -3,13 +3,17 @@
 Server: `python -m tcpscope.lab.traffic server SPEC.json` (prints READY when listening).
 Client: `python -m tcpscope.lab.traffic client SPEC.json`: runs its `pre` tasks (e.g. the TLS
 handshake of the chat), prints READY, waits for a GO line on stdin, runs `main` tasks concurrently,
-prints DONE. Bulk protocol: header line `UP n` / `DOWN n`; chat lines `MSG id text`, `PULL k size gap_ms`, `BYE`.
+prints DONE. Bulk protocol: header line `UP n` / `DOWN n`, or, when the task names a `host`, a
+minimal HTTP/1.1 exchange (`POST /up/n` with a body of n bytes / `GET /down/n`, `Host: host`;
+`200 OK` with `Content-Length`) so that captures carry an HTTP Host and request line; chat lines
+`MSG id text`, `PULL k size gap_ms`, `BYE`. A `chat_connect` task may set the TLS SNI (`sni`).
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import socket
 import ssl
 import sys
@@ -18,16 +22,27 @@ import time
 from typing import Any
 
 CHUNK = 16384
+_HTTP_REQUEST = re.compile(r"^(GET|POST) /(up|down)/([0-9]+) HTTP/1\.[01]$")
 
 
 def _serve_bulk(conn: socket.socket) -> None:
-    """Serve one bulk connection: UP n (read n, reply OK) or DOWN n (send n pseudo-random bytes)."""
+    """Serve one bulk connection: UP n (read n, reply OK) or DOWN n (send n pseudo-random bytes),
+    or the same as HTTP/1.1 (POST /up/n, GET /down/n)."""
     with conn:
         f = conn.makefile("rb")
-        head = f.readline().decode().split()
+        line = f.readline().decode(errors="replace").strip()
+        http = _HTTP_REQUEST.match(line)
+        if http:
+            while f.readline().strip():  # request headers up to the blank line
+                pass
+            head = ["UP" if http.group(2) == "up" else "DOWN", http.group(3)]
+        else:
+            head = line.split()
         if not head:
             return
         n = int(head[1])
+        if http and head[0] == "DOWN":
+            conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n".encode())
         if head[0] == "UP":
             got = 0
             while got < n:
@@ -35,7 +50,10 @@ def _serve_bulk(conn: socket.socket) -> None:
                 if not b:
                     return
                 got += len(b)
-            conn.sendall(b"OK\n")
+            if http:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nOK\n")
+            else:
+                conn.sendall(b"OK\n")
         elif head[0] == "DOWN":
             rng = random.Random(n)
             left = n
@@ -119,12 +137,12 @@ def server(spec: dict[str, Any]) -> None:
 class Chat:
     """Client end of the TLS chat (connected and handshaken in the `pre` phase)."""
 
-    def __init__(self, server_ip: str, port: int, cert: str) -> None:
+    def __init__(self, server_ip: str, port: int, cert: str, sni: str = "tcpscope-lab") -> None:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(cert)
         ctx.check_hostname = False
         raw = socket.create_connection((server_ip, port), timeout=30)
-        self.sock = ctx.wrap_socket(raw, server_hostname="tcpscope-lab")
+        self.sock = ctx.wrap_socket(raw, server_hostname=sni)
         self.f = self.sock.makefile("rwb", buffering=0)
         self.n = 0
 
@@ -160,20 +178,45 @@ def bulk(task: dict[str, Any]) -> None:
     s.settimeout(60)
     s.connect((task["server"], int(task["port"])))
     size = int(task["size"])
+    host = task.get("host")
     with s:
         if task["kind"] == "upload":
-            s.sendall(f"UP {size}\n".encode())
+            if host:
+                s.sendall(
+                    f"POST /up/{size} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {size}\r\n"
+                    "Content-Type: application/octet-stream\r\n\r\n".encode()
+                )
+            else:
+                s.sendall(f"UP {size}\n".encode())
             rng = random.Random(size)
             left = size
             while left > 0:
                 k = min(CHUNK, left)
                 s.sendall(rng.randbytes(k))
                 left -= k
-            if s.makefile("rb").readline() != b"OK\n":
+            f = s.makefile("rb")
+            if host:
+                if not f.readline().startswith(b"HTTP/1.1 200"):
+                    raise RuntimeError("upload not acknowledged")
+                while f.readline().strip():
+                    pass
+            if f.readline() != b"OK\n":
                 raise RuntimeError("upload not acknowledged")
         else:
-            s.sendall(f"DOWN {size}\n".encode())
-            got, paused = 0, False
+            header = b""
+            if host:
+                s.sendall(f"GET /down/{size} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                while b"\r\n\r\n" not in header:  # the response header; the rest is body
+                    b = s.recv(CHUNK)
+                    if not b:
+                        raise RuntimeError("download: no response")
+                    header += b
+                if not header.startswith(b"HTTP/1.1 200"):
+                    raise RuntimeError(f"download: {header[:40]!r}")
+                header = header.split(b"\r\n\r\n", 1)[1]
+            else:
+                s.sendall(f"DOWN {size}\n".encode())
+            got, paused = len(header), False
             pause_after = int(task.get("pause_after", -1))
             while True:
                 if not paused and pause_after >= 0 and got >= pause_after:
@@ -193,7 +236,7 @@ def client(spec: dict[str, Any]) -> None:
     chats: dict[str, Chat] = {}
     for t in spec.get("pre", []):
         if t["kind"] == "chat_connect":
-            chats[t["name"]] = Chat(t["server"], int(t["port"]), spec["cert"])
+            chats[t["name"]] = Chat(t["server"], int(t["port"]), spec["cert"], t.get("sni", "tcpscope-lab"))
     print("READY", flush=True)
     if sys.stdin.readline().strip() != "GO":
         return

@@ -70,8 +70,47 @@ def _unwrap(seqs: list[int]) -> list[int]:
     return out
 
 
+def _paws_accepted(pkts: pl.DataFrame, isn: int) -> dict[int, bool]:
+    """Which forwarded packets of one flow direction the receiving TCP accepts (by relay `idx`).
+
+    Replays the deliveries in departure order through the receiver's PAWS check (RFC 7323
+    section 5.3, as Linux applies it: discard when TS.Recent - TSval > 1): a segment held back
+    in the network whose TSval is older than what the receiver has since recorded from the
+    left edge is thrown away on arrival, so it was not delivered. TS.Recent is taken from
+    segments at or below the receiver's next expected sequence number (RFC 7323 section 4.3).
+    """
+    fwd = pkts.filter((pl.col("action") == "forward") & pl.col("t_out_ns").is_not_null()).sort("t_out_ns")
+    rel = _unwrap([isn, *fwd["seq"].to_list()])[1:]
+    rcv_nxt: int | None = None
+    ooo = Ranges()
+    ts_recent: int | None = None
+    accepted: dict[int, bool] = {}
+    for idx, a, ln, tsval, flags in zip(fwd["idx"].to_list(), rel, fwd["len"].to_list(),
+                                         fwd["tsval"].to_list(), fwd["flags"].to_list()):
+        if flags & 0x06:  # SYN / RST: not subject to PAWS here
+            accepted[idx] = True
+            continue
+        if ts_recent is not None and tsval is not None and ((ts_recent - tsval) % (1 << 32)) not in (0, 1) \
+                and ((ts_recent - tsval) % (1 << 32)) < (1 << 31):
+            accepted[idx] = False
+            continue
+        accepted[idx] = True
+        if rcv_nxt is None:
+            rcv_nxt = a
+        if a <= rcv_nxt and tsval is not None:
+            ts_recent = tsval
+        if ln > 0:
+            ooo.add(a, a + ln)
+            for lo, hi in ooo.intersect(rcv_nxt, 1 << 62):
+                if lo > rcv_nxt:
+                    break
+                rcv_nxt = max(rcv_nxt, hi)
+    return accepted
+
+
 def label_log(log: pl.DataFrame) -> pl.DataFrame:
-    """Label every TCP data transmission in the relay log; adds rel_seq, truth, repaired (for drops)."""
+    """Label every TCP data transmission in the relay log; adds discarded (forwarded but thrown away by
+    the receiver's PAWS check), rel_seq, truth, repaired (for drops)."""
     data = log.filter((pl.col("proto") == 6) & (pl.col("len") > 0)).sort(["dir", "idx"])
     # first seq per flow direction from all TCP packets (SYN included) for rel_seq
     tcp = log.filter(pl.col("proto") == 6).sort(["dir", "idx"])
@@ -85,14 +124,23 @@ def label_log(log: pl.DataFrame) -> pl.DataFrame:
         seqs = g["seq"].to_list()
         rel = _unwrap([isn, *seqs])[1:]
         lens = g["len"].to_list()
-        fwd = [a == "forward" for a in g["action"].to_list()]
+        direction = tcp.filter((pl.col("src") == src) & (pl.col("sport") == sport)
+                               & (pl.col("dst") == dst) & (pl.col("dport") == dport))
+        accepted = _paws_accepted(direction, isn)
+        # delivered means accepted by the receiving TCP: forwarded, and not discarded by PAWS
+        fwd = [a == "forward" and accepted.get(x, False) for a, x in zip(g["action"].to_list(), g["idx"].to_list())]
         tout = g["t_out_ns"].to_list()
         n = len(seqs)
-        # suffix minimum of departure times of later-sent forwarded data packets
-        later_min: list[float] = [float("inf")] * (n + 1)
-        for i in range(n - 1, -1, -1):
-            t = tout[i] if fwd[i] and tout[i] is not None else float("inf")
-            later_min[i] = min(t, later_min[i + 1])
+        # reordered (RFC 4737, adapted to a byte stream): delivered after a data segment that
+        # was sent later AND starts higher; a later re-send of older bytes opens no hole
+        overtaken = [False] * n
+        for i in range(n):
+            if not fwd[i] or tout[i] is None:
+                continue
+            for j in range(i + 1, n):
+                if fwd[j] and tout[j] is not None and tout[j] < tout[i] and rel[j] > rel[i]:
+                    overtaken[i] = True
+                    break
         sent, delivered = Ranges(), Ranges()
         labels, repaired = [], [False] * n
         drops: list[tuple[int, int, int]] = []  # (start, end, i) of dropped transmissions
@@ -105,7 +153,7 @@ def label_log(log: pl.DataFrame) -> pl.DataFrame:
                     for j, (da, de, di) in enumerate(drops):
                         if da < e and a < de:
                             repaired[di] = True
-            elif fwd[i] and tout[i] is not None and later_min[i + 1] < tout[i]:
+            elif overtaken[i]:
                 lab = "reordered"
             else:
                 lab = "new"
@@ -115,13 +163,17 @@ def label_log(log: pl.DataFrame) -> pl.DataFrame:
                 delivered.add(a, e)
             else:
                 drops.append((a, e, i))
+        discarded = [a == "forward" and not accepted.get(x, False)
+                     for a, x in zip(g["action"].to_list(), g["idx"].to_list())]
         out.append(g.with_columns(
+            pl.Series("discarded", discarded, dtype=pl.Boolean),
             pl.Series("rel_seq", rel, dtype=pl.Int64),
             pl.Series("truth", labels, dtype=pl.Utf8),
             pl.Series("repaired", repaired, dtype=pl.Boolean),
         ))
     if not out:
-        return data.with_columns(pl.lit(None, pl.Int64).alias("rel_seq"), pl.lit(None, pl.Utf8).alias("truth"),
+        return data.with_columns(pl.lit(None, pl.Boolean).alias("discarded"),
+                                 pl.lit(None, pl.Int64).alias("rel_seq"), pl.lit(None, pl.Utf8).alias("truth"),
                                  pl.lit(None, pl.Boolean).alias("repaired"))
     return pl.concat(out)
 
