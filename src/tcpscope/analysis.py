@@ -114,12 +114,15 @@ def analyze(
     server: str | None = None,
     port: int | None = None,
     direction: Direction = "auto",
+    t0_ns: int | None = None,
 ) -> Analysis:
     """Split packets into connections, classify every data segment, and summarise each flow.
 
     `device` is the IP whose traffic the study is about (the phone); `server`/`port` name
     the far end when known, overriding the role guess; `direction` overrides the per-flow
-    up/down inference (up: the device sends most payload).
+    up/down inference (up: the device sends most payload). `t0_ns` is the time origin of
+    `t` (default: the first packet's timestamp); a shard of a capture (`tcpscope.shard`)
+    passes the whole capture's, so its times equal those of the unsplit analysis.
     """
     df = (
         packets.with_row_index("_row")
@@ -127,12 +130,11 @@ def analyze(
         .drop("_row")
         .with_row_index("_row")
     )
-    t0 = df["ts_ns"].min() if df.height else 0
+    t0 = t0_ns if t0_ns is not None else (df["ts_ns"].min() if df.height else 0)
     df = df.with_columns(t=(pl.col("ts_ns") - t0).cast(pl.Float64) / 1e9)
     df = flowmod.assign_flows(df.drop("_row"))
     df = flowmod.assign_roles(df, server=server, port=port)
-    df = seqspace.relative_numbers(df)
-    df = df.sort(["flow_id", "_row"])
+    df = seqspace.relative_numbers(df.sort(["flow_id", "_row"]))
 
     n_flows = int(df["flow_id"].max()) + 1 if df.height else 0
     hs = handshake.handshakes(df, n_flows)

@@ -67,41 +67,43 @@ def _split_reuse(key: np.ndarray, is_a: np.ndarray, flags: np.ndarray, seq: np.n
 
 
 def assign_flows(packets: pl.DataFrame) -> pl.DataFrame:
-    """Add `flow_id` (0.. in order of first packet) and `_conn_a_is_src` to time-sorted packets."""
+    """Add `flow_id` (0.. in order of first packet), `_row` and `_a_is_src` to time-sorted packets.
+
+    Endpoints become integers (address code << 16 | port) so that keying, sorting and
+    splitting run on numpy arrays: no string joins on the packet table.
+    """
+    n = packets.height
     df = packets.with_row_index("_row")
-    a_is_src = (pl.col("src") < pl.col("dst")) | (
-        (pl.col("src") == pl.col("dst")) & (pl.col("sport") <= pl.col("dport"))
-    )
-    df = df.with_columns(
-        _a_is_src=a_is_src,
-        _a_addr=pl.when(a_is_src).then(pl.col("src")).otherwise(pl.col("dst")),
-        _a_port=pl.when(a_is_src).then(pl.col("sport")).otherwise(pl.col("dport")),
-        _b_addr=pl.when(a_is_src).then(pl.col("dst")).otherwise(pl.col("src")),
-        _b_port=pl.when(a_is_src).then(pl.col("dport")).otherwise(pl.col("sport")),
-    )
-    keys = ["vlan", "_a_addr", "_a_port", "_b_addr", "_b_port"]
-    key_ids = (
-        df.group_by(keys, maintain_order=True)
-        .agg()
-        .with_row_index("_key")
-    )
-    df = df.join(key_ids, on=keys, how="left", nulls_equal=True).sort(["_key", "_row"])
+    if n == 0:
+        return df.with_columns(_a_is_src=pl.lit(True), flow_id=pl.lit(0, pl.UInt32)).clear()
+    codes = pl.concat([df["src"], df["dst"]]).cast(pl.Categorical).to_physical().cast(pl.UInt64).to_numpy()
+    ep_src = (codes[:n] << np.uint64(16)) | df["sport"].cast(pl.UInt64).to_numpy()
+    ep_dst = (codes[n:] << np.uint64(16)) | df["dport"].cast(pl.UInt64).to_numpy()
+    a_is_src = ep_src <= ep_dst
+    lo = np.minimum(ep_src, ep_dst)
+    hi = np.maximum(ep_src, ep_dst)
+    vlan = df["vlan"].cast(pl.Int64).fill_null(-1).to_numpy()
+    order = np.lexsort((np.arange(n), hi, lo, vlan))  # by key, then capture order
+    vs, ls, hs = vlan[order], lo[order], hi[order]
+    new_key = np.empty(n, dtype=np.bool_)
+    new_key[0] = True
+    new_key[1:] = (vs[1:] != vs[:-1]) | (ls[1:] != ls[:-1]) | (hs[1:] != hs[:-1])
+    key = np.cumsum(new_key) - 1
     conn = _split_reuse(
-        df["_key"].to_numpy().astype(np.int64),
-        df["_a_is_src"].to_numpy(),
-        df["flags"].to_numpy().astype(np.int64),
-        df["seq"].to_numpy().astype(np.int64),
+        key,
+        a_is_src[order],
+        df["flags"].cast(pl.Int64).to_numpy()[order],
+        df["seq"].cast(pl.Int64).to_numpy()[order],
     )
-    df = df.with_columns(_conn=pl.Series(conn))
-    first = (
-        df.group_by(["_key", "_conn"])
-        .agg(pl.col("_row").min().alias("_first"))
-        .sort("_first")
-        .with_row_index("flow_id")
-        .with_columns(pl.col("flow_id").cast(pl.UInt32))
-    )
-    df = df.join(first.drop("_first"), on=["_key", "_conn"], how="left").sort("_row")
-    return df.drop(["_key", "_conn", "_a_addr", "_a_port", "_b_addr", "_b_port"])
+    new_group = new_key.copy()
+    new_group[1:] |= conn[1:] != conn[:-1]
+    group = np.cumsum(new_group) - 1
+    first_row = order[new_group]  # rows are sorted within a group: its first packet
+    rank = np.empty(first_row.shape[0], dtype=np.int64)
+    rank[np.argsort(first_row, kind="stable")] = np.arange(first_row.shape[0])
+    flow_id = np.empty(n, dtype=np.uint32)
+    flow_id[order] = rank[group]
+    return df.with_columns(_a_is_src=pl.Series(a_is_src), flow_id=pl.Series(flow_id, dtype=pl.UInt32))
 
 
 def assign_roles(df: pl.DataFrame, server: str | None = None, port: int | None = None) -> pl.DataFrame:

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Time `tcpscope analyze` against `tcptrace -l` on one capture, side by side, in one run.
+
+Each tool runs as its own process, alternating, several times; the script prints the median
+wall time of each, their ratio, each one's peak RSS, and the same for the first 1/4 and 1/2
+of the capture (cut with `tcpdump -c`) so the growth with packet count shows. tcpscope's
+numba cache is warmed by one untimed run first (a fresh install compiles once, ~10 s).
+
+    python benchmarks/vs_tcptrace.py CAPTURE [--runs 5]
+    python benchmarks/make_bulk_capture.py --out /tmp/bulk.pcap   # a large real capture
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Run `cmd` to completion; (wall seconds, peak RSS MB of that child)."""
+    t0 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        try:
+            os.execvp(cmd[0], cmd)
+        finally:
+            os._exit(127)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed with {os.waitstatus_to_exitcode(status)}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def packets(capture: Path) -> int:
+    """TCP packet count, from tcpscope's decoder."""
+    from tcpscope.decode import decode_capture
+
+    return decode_capture(capture).packets.height
+
+
+def compare(capture: Path, runs: int, out: Path) -> dict[str, float]:
+    """Alternate the two tools `runs` times on one capture; medians and peak RSS."""
+    tcpscope = [sys.executable, "-m", "tcpscope.cli", "analyze", str(capture), "-o", str(out)]
+    tcptrace = ["tcptrace", "-l", str(capture)]
+    timed(tcpscope)  # warm the numba cache and the page cache
+    timed(tcptrace)
+    ours, theirs = [], []
+    for _ in range(runs):
+        ours.append(timed(tcpscope))
+        theirs.append(timed(tcptrace))
+    return {
+        "tcpscope_s": statistics.median(w for w, _ in ours),
+        "tcptrace_s": statistics.median(w for w, _ in theirs),
+        "tcpscope_rss_mb": max(r for _, r in ours),
+        "tcptrace_rss_mb": max(r for _, r in theirs),
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("capture", type=Path)
+    p.add_argument("--runs", type=int, default=5)
+    args = p.parse_args()
+    if shutil.which("tcptrace") is None or shutil.which("tcpdump") is None:
+        print("vs_tcptrace: needs tcptrace and tcpdump (Debian packages)", file=sys.stderr)
+        return 2
+    total = packets(args.capture)
+    with tempfile.TemporaryDirectory(prefix="tcpscope-bench-") as tmp:
+        rows = []
+        for frac in (0.25, 0.5, 1.0):
+            cap = args.capture
+            if frac < 1.0:
+                cap = Path(tmp) / f"part{frac}.pcap"
+                subprocess.run(["tcpdump", "-r", str(args.capture), "-c", str(int(total * frac)), "-w", str(cap)],
+                               check=True, capture_output=True)
+            n = packets(cap)
+            r = compare(cap, args.runs, Path(tmp) / "out")
+            rows.append((frac, n, r))
+        print(f"{'part':>5} {'packets':>9} {'tcpscope s':>10} {'tcptrace s':>10} {'ratio':>6} "
+              f"{'us/pkt':>7} {'tcpscope MB':>11} {'tcptrace MB':>11}")
+        for frac, n, r in rows:
+            ratio = r["tcptrace_s"] / r["tcpscope_s"]
+            print(f"{frac:>5.2f} {n:>9} {r['tcpscope_s']:>10.2f} {r['tcptrace_s']:>10.2f} {ratio:>6.2f} "
+                  f"{r['tcpscope_s'] / n * 1e6:>7.2f} {r['tcpscope_rss_mb']:>11.0f} {r['tcptrace_rss_mb']:>11.0f}")
+        print(f"ratio = tcptrace time / tcpscope time (above 1: tcpscope is faster); medians of {args.runs} "
+              f"alternating runs; RSS: peak resident set of each process (getrusage)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
