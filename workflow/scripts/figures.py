@@ -25,6 +25,7 @@ def main() -> None:
         pl.read_parquet(snakemake.input.flows),
         out_dir,
         snakemake.params.title,
+        stalls=pl.read_parquet(snakemake.input.stalls),
     )
     missing = sorted({Path(p) for p in snakemake.output} - {Path(p) for p in written})
     if missing:

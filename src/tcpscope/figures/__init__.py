@@ -12,6 +12,7 @@ from tcpscope.figures.decimate import HTML_BUDGET, PNG_BUDGET, Budget
 from tcpscope.figures.inflight import build_inflight
 from tcpscope.figures.output import PngRenderer, tmp_path, write_html
 from tcpscope.figures.prep import Selection, select_directions
+from tcpscope.figures.stalls import add_stall_layer
 from tcpscope.figures.timeseq import build_timeseq
 
 __all__ = ["build_figures", "figure_names", "render_capture_figures"]
@@ -29,16 +30,28 @@ def figure_names() -> list[str]:
 
 
 def build_figures(
-    segments: pl.DataFrame, flows: pl.DataFrame, title: str, png: bool, sel: Selection | None = None
+    segments: pl.DataFrame,
+    flows: pl.DataFrame,
+    title: str,
+    png: bool,
+    sel: Selection | None = None,
+    stalls: pl.DataFrame | None = None,
 ) -> dict[str, go.Figure]:
-    """Build every figure for the PNG budget (png=True) or the interactive HTML budget."""
+    """Build every figure for the PNG budget (png=True) or the interactive HTML budget;
+    `stalls` (stalls.parquet) are shaded on the time-sequence graph (figures/stalls.py)."""
     sel = sel if sel is not None else select_directions(segments, flows)
     budget = PNG_BUDGET if png else HTML_BUDGET
-    return {name: build(segments, sel, title, budget) for name, (build, _) in _BUILDERS.items()}
+    figs = {name: build(segments, sel, title, budget) for name, (build, _) in _BUILDERS.items()}
+    add_stall_layer(figs["timeseq"], stalls, sel)
+    return figs
 
 
 def render_capture_figures(
-    segments: pl.DataFrame, flows: pl.DataFrame, out_dir: Path, title: str
+    segments: pl.DataFrame,
+    flows: pl.DataFrame,
+    out_dir: Path,
+    title: str,
+    stalls: pl.DataFrame | None = None,
 ) -> list[Path]:
     """Write {name}.png and {name}.html for every figure of one capture; return the written paths."""
     out_dir = Path(out_dir)
@@ -49,11 +62,11 @@ def render_capture_figures(
     try:
         with PngRenderer() as renderer:  # Chromium starts now, while the figures are built
             sel = select_directions(segments, flows)
-            html_figs = build_figures(segments, flows, title, png=False, sel=sel)
+            html_figs = build_figures(segments, flows, title, png=False, sel=sel, stalls=stalls)
             for name, tmp in zip(names, tmps[: len(names)], strict=True):
                 write_html(html_figs[name], tmp, name, f"{title} - {_BUILDERS[name][1]}")
             del html_figs
-            png_figs = build_figures(segments, flows, title, png=True, sel=sel)
+            png_figs = build_figures(segments, flows, title, png=True, sel=sel, stalls=stalls)
             renderer.render([png_figs[n] for n in names], tmps[len(names) :])
         for tmp, final in zip(tmps, finals, strict=True):
             tmp.replace(final)
