@@ -12,7 +12,11 @@ configfile: "config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
+include: "workflow/rules/sizing.smk"
 
 
 rule all:
@@ -20,6 +24,9 @@ rule all:
     input:
         f"{RESULTS}/metrics.tsv",
         f"{RESULTS}/metrics.md",
+        f"{RESULTS}/stalls.png",
+        f"{RESULTS}/stalls.html",
+        f"{RESULTS}/index.html",
         expand(f"{RESULTS}/{{capture}}/packets.txt", capture=CAPTURES),
         expand(f"{RESULTS}/{{capture}}/{FILTERED}", capture=CAPTURES),
         expand(
@@ -32,5 +39,8 @@ rule all:
 
 include: "workflow/rules/filter.smk"
 include: "workflow/rules/analyze.smk"
+include: "workflow/rules/shard.smk"
 include: "workflow/rules/metrics.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/stalls.smk"
+include: "workflow/rules/report.smk"

@@ -115,6 +115,7 @@ def test_full_build_then_incremental(workflow_dir: tuple[Path, list[list[str]], 
             "packets.parquet",
             "segments.parquet",
             "flows.parquet",
+            "stalls.parquet",
             "capture.json",
             "metrics.tsv",
         ]
@@ -140,6 +141,8 @@ def test_full_build_then_incremental(workflow_dir: tuple[Path, list[list[str]], 
         assert rec["throughput_bps"] is None or rec["throughput_bps"] > 0
     md = (results / "metrics.md").read_text().splitlines()
     assert sum(line.startswith("| ") for line in md) == 2 + len(features)
+    assert (results / "stalls.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # docs/stalls.md
+    assert (results / "stalls.html").stat().st_size > 0
 
     # nothing left to do
     assert "Nothing to be done" in _snakemake(work, "-n").stdout
@@ -150,7 +153,8 @@ def test_full_build_then_incremental(workflow_dir: tuple[Path, list[list[str]], 
     _write_table(work / "config" / "captures.tsv", rows)
     jobs = _dry_run_jobs(_snakemake(work, "-n").stdout)
     new = capture_name(third[0])
-    assert jobs == {(r, new) for r in PER_CAPTURE_RULES} | {("metrics", None), ("all", None)}
+    aggregate = {("metrics", None), ("stall_figure", None), ("index", None), ("all", None)}
+    assert jobs == {(r, new) for r in PER_CAPTURE_RULES} | aggregate
 
     _snakemake(work, "--cores", "2")
     metrics = pl.read_csv(results / "metrics.tsv", separator="\t")

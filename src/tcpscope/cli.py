@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import sys
 from pathlib import Path
 
@@ -64,14 +65,23 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from tcpscope.pipeline import analyze_capture
 
     result = analyze_capture(
-        args.capture, args.output, device=args.device, server=args.server, port=args.port, direction=args.direction
+        args.capture, args.output, device=args.device, server=args.server, port=args.port, direction=args.direction,
+        host=args.host,
     )
     table = summary_table(result.flows)
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=250, fmt_str_lengths=80, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN"):
         print(table)
+        stalls = pl.read_parquet(Path(args.output) / "stalls.parquet")  # docs/stalls.md
+        if stalls.height:
+            print(stalls.group_by("flow_id", "cause", "group").agg(
+                stalls=pl.len(), seconds=pl.col("duration_s").sum().round(3)).sort("flow_id", "seconds",
+                                                                                  descending=[False, True]))
     n_flows = result.flows["flow_id"].n_unique() if result.flows.height else 0
-    print(f"{n_flows} connections, {result.segments.height} TCP packets; tables in {args.output}", file=sys.stderr)
+    info = json.loads((Path(args.output) / "capture.json").read_text(encoding="utf-8"))
+    via = f" (decoded through {info['decoder']})" if info.get("decoder", "tcpscope") != "tcpscope" else ""
+    print(f"{n_flows} connections, {result.segments.height} TCP packets{via}, {stalls.height} stalls; "
+          f"tables in {args.output}", file=sys.stderr)
     return 0
 
 
@@ -89,7 +99,9 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     d = Path(args.results)
     segments = pl.read_parquet(d / "segments.parquet")
     flows = pl.read_parquet(d / "flows.parquet")
-    for path in render_capture_figures(segments, flows, Path(args.output or d / "figures"), args.title or d.name):
+    stalls = pl.read_parquet(d / "stalls.parquet") if (d / "stalls.parquet").is_file() else None
+    out = Path(args.output or d / "figures")
+    for path in render_capture_figures(segments, flows, out, args.title or d.name, stalls=stalls):
         print(path)
     return 0
 
@@ -117,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--direction", choices=["up", "down", "auto"], default="auto",
         help="data direction of the feature (default: per flow, up when the device sends most payload)",
+    )
+    a.add_argument(
+        "--host", metavar="GLOB",
+        help="server host name pattern (TLS SNI or HTTP Host, e.g. '*.qpic.cn'): marks only its connections matched",
     )
     a.set_defaults(func=_cmd_analyze)
 

@@ -8,6 +8,8 @@ The captures table is a TSV file with a header row and the columns
     server     IP address of the server (blank: every peer)
     port       server TCP port 1-65535 (blank: any)
     direction  `up` | `down` | blank (= `auto`, decided per flow)
+    host       glob of the server's host name (TLS SNI or HTTP Host), e.g. `*.qpic.cn`
+               (blank: any); names the server instead of, or on top of, `server`
 
 Extra columns are allowed and ignored. Each row is checked against
 `workflow/schemas/captures.schema.yaml` (the same schema the Snakefile hands to
@@ -33,7 +35,7 @@ from tcpscope.errors import ConfigError
 #: Default schema directory: `workflow/schemas` of the source tree this module lives in.
 SCHEMA_DIR: Path = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 
-COLUMNS: tuple[str, ...] = ("capture", "feature", "device", "server", "port", "direction")
+COLUMNS: tuple[str, ...] = ("capture", "feature", "device", "server", "port", "direction", "host")
 REQUIRED_COLUMNS: tuple[str, ...] = ("capture", "feature", "device")
 
 #: Extensions stripped (in this order, repeatedly) to turn a file name into a capture name.
@@ -58,6 +60,7 @@ class Capture:
     port: int | None
     direction: str  # "up", "down" or "auto"
     row: int  # 1-based data row in the table (the header is not counted)
+    host: str | None = None  # glob of the server's TLS SNI / HTTP Host (labels.match_host)
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,11 @@ def _schema_message(err: jsonschema.ValidationError) -> tuple[str | None, str]:
         return column, f"{err.instance!r} is not one of {allowed}"
     if err.validator == "pattern" and column == "capture":
         return column, f"{err.instance!r} must be a file name without a directory part"
+    if err.validator == "pattern" and column == "host":
+        return column, (
+            f"{err.instance!r} is not a host name pattern (letters, digits, '-', '.', '_' "
+            "and the glob characters '*', '?', '[...]')"
+        )
     if err.validator in ("minimum", "maximum"):
         return column, f"{err.instance!r} is out of range (1-65535)"
     if err.validator == "type" and column == "port":
@@ -267,6 +275,7 @@ def load_captures(
             port=record.get("port"),
             direction=record.get("direction", "auto"),
             row=index,
+            host=record.get("host"),
         )
     return out
 
@@ -283,6 +292,7 @@ def captures_frame(captures: dict[str, Capture]) -> pl.DataFrame:
             "server": [c.server for c in rows],
             "port": [c.port for c in rows],
             "direction": [c.direction for c in rows],
+            "host": [c.host for c in rows],
         },
         schema={
             "capture": pl.Utf8,
@@ -291,5 +301,6 @@ def captures_frame(captures: dict[str, Capture]) -> pl.DataFrame:
             "server": pl.Utf8,
             "port": pl.Int64,
             "direction": pl.Utf8,
+            "host": pl.Utf8,
         },
     )

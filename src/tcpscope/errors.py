@@ -20,5 +20,13 @@ class CaptureError(TcpscopeError):
         super().__init__(f"{where}: {reason}")
 
 
+class UnsupportedLinkTypeError(CaptureError):
+    """No frame of the capture is on a link type the decoder reads (`linktype`: the first such)."""
+
+    def __init__(self, path: str | Path, linktype: int, reason: str, frame: int | None = None) -> None:
+        self.linktype = linktype
+        super().__init__(path, reason, frame)
+
+
 class ConfigError(TcpscopeError):
     """The config or captures table is invalid: names the row and column."""

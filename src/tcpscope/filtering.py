@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from tcpscope.decode import Layers, decode_layers, packets_table
 from tcpscope.decode.fileformat import BT_ISB, PCAP_MAGIC_NS, PCAP_MAGIC_US, MAX_RECORD
 from tcpscope.decode.headers import address_keys, key_of
 from tcpscope.decode.linklayer import TCP
-from tcpscope.errors import ConfigError
+from tcpscope.errors import ConfigError, UnsupportedLinkTypeError
 
 __all__ = ["filter_capture", "listing"]
 
@@ -26,7 +27,14 @@ def filter_capture(path: str | Path, device_ips: list[str] | None, out_capture: 
     type and one (us or ns) timestamp resolution, pcapng otherwise. Both outputs appear atomically.
     """
     device_ips = _device_list(device_ips)
-    lay = decode_layers(path)
+    try:
+        lay = decode_layers(path)
+    except UnsupportedLinkTypeError as exc:  # a link type only tshark reads (decode.fallback)
+        from tcpscope.decode.fallback import filter_with_tshark, tshark_path
+
+        if tshark_path() is None:
+            raise
+        return filter_with_tshark(path, device_ips, out_capture, out_text, exc)
     keep = device_frames(lay, device_ips) if device_ips else lay.reason == TCP
     rows = np.flatnonzero(keep)
     tcp_rows = rows[lay.reason[rows] == TCP]
@@ -212,3 +220,16 @@ def listing(packets: pl.DataFrame, nanoseconds: bool = False) -> pl.Series:
         ]
     )
     return packets.select(line.alias("line")).to_series()
+
+
+def write_filter_failure(out_capture: str | Path, out_text: str | Path, error: Exception) -> None:
+    """The filter's failure marker for a capture that cannot be decoded (workflow rule `filter`):
+    a classic pcap with no records and a listing whose only line is `# capture failed: <reason>`."""
+    header = np.frombuffer(struct.pack("<IHHiIII", PCAP_MAGIC_US, 2, 4, 0, 0, MAX_RECORD, 1), np.uint8)
+    with ExitStack() as stack:
+        tmp_cap = _tmp_for(Path(out_capture), stack)
+        tmp_txt = _tmp_for(Path(out_text), stack)
+        header.tofile(tmp_cap)
+        tmp_txt.write_text(f"# capture failed: {error}\n", encoding="utf-8")
+        os.replace(tmp_cap, out_capture)
+        os.replace(tmp_txt, out_text)

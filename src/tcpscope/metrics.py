@@ -17,6 +17,8 @@ from typing import Any
 
 import polars as pl
 
+from tcpscope.stalls import CAUSES as STALL_CAUSES
+
 #: Data-segment classes whose sum is the rate denominator (`counted_packets`): every data
 #: segment except spurious retransmissions, network duplicates, keepalives, window probes.
 COUNTED_CLASSES: tuple[str, ...] = ("n_new", "n_retransmission", "n_reordered")
@@ -36,6 +38,8 @@ COUNT_COLUMNS: tuple[str, ...] = (
     "n_keepalive",
     "n_window_probe",
 )
+#: Stall columns (docs/stalls.md): per connection in `flows`, summed per feature.
+STALL_TIME_COLUMNS: tuple[str, ...] = ("stall_time_s", *(f"stall_s_{c}" for c in STALL_CAUSES))
 SKIP_REASONS: tuple[str, ...] = (
     "non_ip",
     "non_tcp",
@@ -81,6 +85,11 @@ CAPTURE_SCHEMA: dict[str, pl.DataType] = {
     "tcp_packets": pl.Int64(),
     **{f"skipped_{r}": pl.Int64() for r in SKIP_REASONS},
     "cut_off": pl.Boolean(),
+    "stalls": pl.Int64(),
+    "stall_ratio": pl.Float64(),
+    **{c: pl.Float64() for c in STALL_TIME_COLUMNS},
+    "status": pl.Utf8(),
+    "error": pl.Utf8(),
 }
 
 #: Columns and types of the per-feature table (`results/metrics.tsv`), in order.
@@ -116,7 +125,16 @@ FEATURE_SCHEMA: dict[str, pl.DataType] = {
     "tcp_packets": pl.Int64(),
     **{f"skipped_{r}": pl.Int64() for r in SKIP_REASONS},
     "cut_off_captures": pl.Int64(),
+    "stalls": pl.Int64(),
+    "stall_ratio": pl.Float64(),
+    **{c: pl.Float64() for c in STALL_TIME_COLUMNS},
+    "status": pl.Utf8(),
+    "failed_captures": pl.Int64(),
+    "errors": pl.Utf8(),
 }
+
+#: Columns a table written by an older tcpscope may lack: they read as empty.
+_LATER_COLUMNS = frozenset({"status", "error", "failed_captures", "errors"})
 
 _SYN = ("syn_mss", "syn_wscale", "syn_sackok", "syn_ts")
 
@@ -130,11 +148,26 @@ def _info_columns(info: dict[str, Any]) -> dict[str, Any]:
     for reason in SKIP_REASONS:
         cols[f"skipped_{reason}"] = int(skipped.get(reason, 0) or 0)
     cols["cut_off"] = bool(info.get("cut_off", False))
+    # a capture the workflow could not decode (pipeline.write_failure): no counts, the reason
+    cols["status"] = str(info.get("status") or "ok")
+    error = info.get("error")
+    cols["error"] = " ".join(str(error).split()) if error else None  # one line, no tab (TSV)
+    if cols["status"] == "failed":
+        cols.update(frames=None, tcp_packets=None, cut_off=None)
     return cols
 
 
 def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
     return pl.when(den > 0).then(num.cast(pl.Float64) / den.cast(pl.Float64)).otherwise(None)
+
+
+def _empty_row(capture: str, feature: str, info_cols: dict[str, Any]) -> pl.DataFrame:
+    """The one row of a capture without data connections (or that failed): zero counts."""
+    empty: dict[str, Any] = {c: None for c in CAPTURE_SCHEMA}
+    empty.update({c: 0 for c in ("packets", "data_packets", "counted_packets", "bytes")})
+    empty.update({c: 0 for c in ("bytes_sent", "rtt_samples", *COUNT_COLUMNS)})
+    empty.update(capture=capture, feature=feature, **info_cols)
+    return pl.DataFrame([empty], schema=CAPTURE_SCHEMA)
 
 
 def capture_metrics(
@@ -150,6 +183,8 @@ def capture_metrics(
     `flow_id` and zero counts, so it still counts as a capture and shows its skipped counts.
     """
     info_cols = _info_columns(info)
+    if info_cols["status"] == "failed" or flows.height == 0:  # failed: one row with its reason
+        return _empty_row(capture, feature, info_cols)
     device_flows = flows.filter(pl.col("sender_is_device").fill_null(False)).select(
         "flow_id", *_SYN
     )
@@ -165,11 +200,7 @@ def capture_metrics(
         device_flows, on="flow_id", how="left"
     )
     if data.height == 0:
-        empty: dict[str, Any] = {c: None for c in CAPTURE_SCHEMA}
-        empty.update({c: 0 for c in ("packets", "data_packets", "counted_packets", "bytes")})
-        empty.update({c: 0 for c in ("bytes_sent", "rtt_samples", *COUNT_COLUMNS)})
-        empty.update(capture=capture, feature=feature, **info_cols)
-        return pl.DataFrame([empty], schema=CAPTURE_SCHEMA)
+        return _empty_row(capture, feature, info_cols)
 
     counted = pl.sum_horizontal([pl.col(c).cast(pl.Int64) for c in COUNTED_CLASSES])
     transfer = pl.when((pl.col("throughput_bps") > 0) & (pl.col("bytes") > 0)).then(
@@ -189,6 +220,9 @@ def capture_metrics(
             _ratio(pl.col("n_reordered"), pl.col("counted_packets")).alias("reorder_rate"),
         )
     )
+    # flows written before stall detection have no stall columns: leave them empty
+    out = out.with_columns(pl.lit(None).alias(c) for c in ("stalls", "stall_ratio", *STALL_TIME_COLUMNS)
+                           if c not in out.columns)
     missing = [c for c in CAPTURE_SCHEMA if c not in out.columns]
     if missing:
         raise ValueError(f"flows frame lacks columns {missing} (see docs/design.md)")
@@ -219,6 +253,30 @@ def _mode(values: list[Any]) -> Any:
 
 def _sum(values: list[Any]) -> int:
     return int(sum(v for v in values if v is not None))
+
+
+def _stall_columns(col: dict[str, list[Any]]) -> dict[str, Any]:
+    """Summed stall counts and times; stall_ratio = summed stall time / summed lifetime."""
+    if not any(v is not None for v in col["stalls"]):
+        return {c: None for c in ("stalls", "stall_ratio", *STALL_TIME_COLUMNS)}
+    times = {c: float(sum(v for v in col[c] if v is not None)) for c in STALL_TIME_COLUMNS}
+    life = sum(d for d, n in zip(col["duration_s"], col["stalls"]) if d is not None and n is not None)
+    return {
+        "stalls": _sum(col["stalls"]),
+        "stall_ratio": times["stall_time_s"] / life if life > 0 else None,
+        **times,
+    }
+
+
+def _status_columns(per_cap: pl.DataFrame) -> dict[str, Any]:
+    """`ok` / `partial` / `failed` (every capture failed), the failed count, `capture: reason; ...`."""
+    status = per_cap["status"].fill_null("ok").to_list()
+    failed = [(c, e) for c, s, e in zip(per_cap["capture"], status, per_cap["error"]) if s == "failed"]
+    return {
+        "status": "ok" if not failed else ("failed" if len(failed) == len(status) else "partial"),
+        "failed_captures": len(failed),
+        "errors": "; ".join(f"{c}: {e or 'failed'}" for c, e in failed) or None,
+    }
 
 
 def feature_metrics(per_capture: pl.DataFrame) -> pl.DataFrame:
@@ -274,20 +332,29 @@ def feature_metrics(per_capture: pl.DataFrame) -> pl.DataFrame:
             "tcp_packets": _sum(per_cap["tcp_packets"].to_list()),
             **{f"skipped_{r}": _sum(per_cap[f"skipped_{r}"].to_list()) for r in SKIP_REASONS},
             "cut_off_captures": int(per_cap["cut_off"].fill_null(False).sum()),
+            **_stall_columns(col),
+            **_status_columns(per_cap),
         }
         rows.append(row)
     return pl.DataFrame(rows, schema=FEATURE_SCHEMA)
 
 
+def _read_table(path: str | Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    frame = pl.read_csv(path, separator="\t", schema_overrides=schema, null_values=[""], infer_schema_length=0)
+    # a table written before the stall columns existed: they read as empty
+    frame = frame.with_columns(pl.lit(None).alias(c) for c in schema
+                               if c not in frame.columns and ("stall" in c or c in _LATER_COLUMNS))
+    return frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+
+
 def read_capture_metrics(path: str | Path) -> pl.DataFrame:
     """Read a per-capture TSV written by `write_tsv`, with the column types restored."""
-    return pl.read_csv(
-        path,
-        separator="\t",
-        schema_overrides=CAPTURE_SCHEMA,
-        null_values=[""],
-        infer_schema_length=0,
-    ).select([pl.col(c).cast(t) for c, t in CAPTURE_SCHEMA.items()])
+    return _read_table(path, CAPTURE_SCHEMA)
+
+
+def read_feature_metrics(path: str | Path) -> pl.DataFrame:
+    """Read the per-feature TSV (`results/metrics.tsv`), with the column types restored."""
+    return _read_table(path, FEATURE_SCHEMA)
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -32,7 +32,8 @@ ALL_PCAPS = sorted(p.name for p in PCAP.glob("*.pcap"))  # includes server-vanta
 
 def test_captures_table() -> None:
     assert ROWS, "config/captures.tsv missing or empty"
-    assert list(ROWS[0]) == ["capture", "feature", "device", "server", "port", "direction"]
+    assert list(ROWS[0]) == ["capture", "feature", "device", "server", "port", "direction", "host"]
+    assert any(r["host"] for r in ROWS)  # a feature named by host pattern (TLS SNI / HTTP Host)
     assert sum(1 for r in ROWS if r["server"] and r["port"] and r["direction"]) >= 3
     assert any(not r["server"] for r in ROWS)
     for r in ROWS:

@@ -6,6 +6,7 @@ rule analyze:
         packets=f"{RESULTS}/{{capture}}/packets.parquet",
         segments=f"{RESULTS}/{{capture}}/segments.parquet",
         flows=f"{RESULTS}/{{capture}}/flows.parquet",
+        stalls=f"{RESULTS}/{{capture}}/stalls.parquet",
         info=report(
             f"{RESULTS}/{{capture}}/capture.json",
             caption="../report/capture.rst",
@@ -17,12 +18,18 @@ rule analyze:
         f"{RESULTS}/{{capture}}/logs/analyze.log",
     benchmark:
         f"{RESULTS}/{{capture}}/logs/analyze.benchmark.tsv"
+    wildcard_constraints:
+        capture=capture_regex(UNSHARDED),
     conda:
         "../envs/tcpscope.yaml"
+    resources:
+        mem_mb=mem_of(analyze_mem_mb),
+        runtime=runtime_of(4),
     params:
         device=lambda wildcards: row(wildcards).device,
         server=lambda wildcards: row(wildcards).server,
         port=lambda wildcards: row(wildcards).port,
         direction=lambda wildcards: row(wildcards).direction,
+        host=lambda wildcards: row(wildcards).host,
     script:
         "../scripts/analyze.py"

@@ -15,7 +15,13 @@ try:
 except ConfigError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
 
-validate(captures_frame(WORKFLOW.captures), "../schemas/captures.schema.yaml")
+# set_default=False: snakemake's default filling indexes columns by position and breaks
+# on a column that is blank in every row (e.g. `host`); the schema has no defaults anyway.
+validate(
+    captures_frame(WORKFLOW.captures),
+    "../schemas/captures.schema.yaml",
+    set_default=False,
+)
 
 RESULTS = config["results"].rstrip("/")
 CAPTURES = list(WORKFLOW.captures)

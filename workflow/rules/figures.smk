@@ -1,8 +1,9 @@
 rule figures:
-    """Time-sequence and bytes-in-flight figures of one capture (PNG + offline HTML)."""
+    """Time-sequence (stalls shaded) and bytes-in-flight figures of one capture (PNG + offline HTML)."""
     input:
         segments=f"{RESULTS}/{{capture}}/segments.parquet",
         flows=f"{RESULTS}/{{capture}}/flows.parquet",
+        stalls=f"{RESULTS}/{{capture}}/stalls.parquet",
     output:
         [
             report(
@@ -21,6 +22,9 @@ rule figures:
         f"{RESULTS}/{{capture}}/logs/figures.benchmark.tsv"
     conda:
         "../envs/tcpscope.yaml"
+    resources:
+        mem_mb=mem_of(figures_mem_mb),
+        runtime=runtime_of(4),
     params:
         title=lambda wildcards: f"{row(wildcards).feature} ({wildcards.capture})",
     script:

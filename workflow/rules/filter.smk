@@ -17,6 +17,9 @@ rule filter:
         f"{RESULTS}/{{capture}}/logs/filter.benchmark.tsv"
     conda:
         "../envs/tcpscope.yaml"
+    resources:
+        mem_mb=mem_of(filter_mem_mb),
+        runtime=runtime_of(10),
     params:
         device=lambda wildcards: row(wildcards).device,
     script:

@@ -10,8 +10,8 @@ _SRC = Path(__file__).resolve().parents[2] / "src"
 if _SRC.is_dir() and str(_SRC) not in sys.path:
     sys.path.insert(0, str(_SRC))
 
-from tcpscope.errors import TcpscopeError
-from tcpscope.pipeline import analyze_capture
+from tcpscope.errors import CaptureError, TcpscopeError
+from tcpscope.pipeline import analyze_capture, write_failure
 
 snakemake = globals()["snakemake"]  # injected by snakemake's script directive
 
@@ -21,14 +21,23 @@ def main() -> None:
     expected = {Path(p) for p in snakemake.output}
     assert all(p.parent == out_dir for p in expected), "outputs must share one directory"
     params = snakemake.params
-    analysis = analyze_capture(
-        Path(snakemake.input.capture),
-        out_dir,
-        device=params.device,
-        server=params.server,
-        port=params.port,
-        direction=params.direction,
-    )
+    try:
+        analysis = analyze_capture(
+            Path(snakemake.input.capture),
+            out_dir,
+            device=params.device,
+            server=params.server,
+            port=params.port,
+            direction=params.direction,
+            host=params.host,
+        )
+    except CaptureError as exc:
+        # the capture itself is bad: an explicit failure marker (capture.json status
+        # "failed", empty tables) so the metric tables list it as failed (README)
+        write_failure(Path(snakemake.input.capture), out_dir, exc)
+        logging.error("capture failed, marked in capture.json: %s", exc)
+        print(f"tcpscope: capture failed (marked as such): {exc}", file=sys.__stderr__)
+        return
     logging.info(
         "%s: %d segments, %d flow rows",
         snakemake.input.capture,

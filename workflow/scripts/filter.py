@@ -10,19 +10,25 @@ _SRC = Path(__file__).resolve().parents[2] / "src"
 if _SRC.is_dir() and str(_SRC) not in sys.path:
     sys.path.insert(0, str(_SRC))
 
-from tcpscope.errors import TcpscopeError
-from tcpscope.filtering import filter_capture
+from tcpscope.errors import CaptureError, TcpscopeError
+from tcpscope.filtering import filter_capture, write_filter_failure
 
 snakemake = globals()["snakemake"]  # injected by snakemake's script directive
 
 
 def main() -> None:
-    summary = filter_capture(
-        Path(snakemake.input.capture),
-        [snakemake.params.device],
-        Path(snakemake.output.capture),
-        Path(snakemake.output.text),
-    )
+    try:
+        summary = filter_capture(
+            Path(snakemake.input.capture),
+            [snakemake.params.device],
+            Path(snakemake.output.capture),
+            Path(snakemake.output.text),
+        )
+    except CaptureError as exc:
+        # failure marker, as rule analyze writes one (README "When a capture fails")
+        write_filter_failure(snakemake.output.capture, snakemake.output.text, exc)
+        logging.error("capture failed, marked in the listing: %s", exc)
+        return
     logging.info("filtered %s: %s", snakemake.input.capture, summary)
 
 

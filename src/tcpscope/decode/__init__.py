@@ -18,7 +18,7 @@ from tcpscope.decode.info import SKIP_REASONS, CaptureInfo
 from tcpscope.decode.linklayer import REASONS, SUPPORTED_LINKTYPES, TCP, UNSUPPORTED, link_layer
 from tcpscope.decode.options import sack_lists, tcp_options
 from tcpscope.decode.table import PACKETS_SCHEMA, column, empty_packets, list_column
-from tcpscope.errors import CaptureError
+from tcpscope.errors import UnsupportedLinkTypeError
 
 __all__ = ["PACKETS_SCHEMA", "CaptureInfo", "Decoded", "decode_capture"]
 
@@ -55,9 +55,11 @@ def decode_layers(path: str | Path) -> Layers:
     net_off, ipver, vlan, reason = link_layer(rec.buf, rec.offset, rec.caplen, linktype)
     unsupported = reason == UNSUPPORTED
     if rec.fmt == "pcap" and int(rec.if_linktype[0]) not in SUPPORTED_LINKTYPES:
-        raise CaptureError(path, f"unsupported link type {int(rec.if_linktype[0])}", 1 if n else None)
+        lt = int(rec.if_linktype[0])
+        raise UnsupportedLinkTypeError(path, lt, f"unsupported link type {lt}", 1 if n else None)
     if n and unsupported.all():
-        raise CaptureError(path, f"unsupported link type {int(linktype[0])} (no decodable frames)", 1)
+        lt = int(linktype[0])
+        raise UnsupportedLinkTypeError(path, lt, f"unsupported link type {lt} (no decodable frames)", 1)
     addr_ok, tcp_off, thl, paylen = ip_layer(rec.buf, rec.offset, rec.caplen, rec.origlen, net_off, ipver, reason)
     return Layers(rec, linktype, net_off, ipver, vlan, reason, addr_ok, tcp_off, thl, paylen)
 
@@ -121,8 +123,20 @@ def capture_info(lay: Layers) -> CaptureInfo:
     )
 
 
-def decode_capture(path: str | Path) -> Decoded:
-    """Decode every TCP packet of a pcap / pcapng (optionally gzip) file into the packets table."""
-    lay = decode_layers(path)
+def decode_capture(path: str | Path, fallback: bool = True) -> Decoded:
+    """Decode every TCP packet of a pcap / pcapng (optionally gzip) file into the packets table.
+
+    When no frame is on a link type this decoder reads and tshark is installed (and
+    `fallback` is true), tshark decodes the capture instead (`decode.fallback`);
+    `info.decoder` says which decoder ran (`tcpscope` or `tshark`).
+    """
+    try:
+        lay = decode_layers(path)
+    except UnsupportedLinkTypeError as exc:
+        from tcpscope.decode.fallback import decode_with_tshark, tshark_path
+
+        if not fallback or tshark_path() is None:
+            raise
+        return decode_with_tshark(path, exc)
     rows = np.flatnonzero(lay.reason == TCP)
     return Decoded(packets=packets_table(lay, rows), info=capture_info(lay))

@@ -25,6 +25,9 @@ class CaptureInfo:
     skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
     cut_off: bool = False
     warnings: list[str] = field(default_factory=list)
+    decoder: str = "tcpscope"  # "tcpscope", or "tshark" for link types only tshark reads (decode.fallback)
+    status: str = "ok"  # "ok", or "failed" (workflow failure marker: pipeline.write_failure)
+    error: str | None = None  # the one-line reason when status is "failed"
 
     def to_dict(self) -> dict:
         """Plain-JSON dict of the fields."""

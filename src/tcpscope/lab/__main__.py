@@ -26,10 +26,10 @@ def summary(truth: Path) -> str:
 def write_captures_tsv(path: Path, names: list[str]) -> None:
     """config/captures.tsv for the bundled captures (server/port/direction left blank where the scenario says so)."""
     sc = scenarios()
-    lines = ["capture\tfeature\tdevice\tserver\tport\tdirection"]
+    lines = ["capture\tfeature\tdevice\tserver\tport\tdirection\thost"]
     for n in names:
         s = sc[n]
-        lines.append(f"{n}.pcap\t{n}\t{CLIENT_IP}\t{s.server}\t{s.port}\t{s.direction}")
+        lines.append(f"{n}.pcap\t{n}\t{CLIENT_IP}\t{s.server}\t{s.port}\t{s.direction}\t{s.host}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
 

@@ -11,6 +11,8 @@ from tcpscope.lab.impair import DirImpair
 CHAT = ("203.0.113.10", 443)
 MEDIA = "198.51.100.20"
 API = "203.0.113.10"
+# host names the bulk transfers send as HTTP Host (RFC 2606 names: no real server is meant)
+HOSTS = {MEDIA: "media.wechat.example", API: "api.wechat.example"}
 BULK_LISTEN = [(MEDIA, 80), (MEDIA, 8080), (API, 80)]
 
 
@@ -29,6 +31,7 @@ class Scenario:
     note: str = ""
     server_capture: bool = False  # make-bundled also captures at the server vantage
     bundled: bool = True  # make-bundled makes it (False: a test fixture, tests/fixtures/stalls/)
+    host: str = ""  # captures.tsv host-name pattern (matched against SNI / HTTP Host)
 
 
 def wifi(rate_kbit: float, **kw: Any) -> DirImpair:
@@ -63,7 +66,8 @@ def _chat(script: list[list[Any]], start_ms: int = 0) -> dict[str, Any]:
 
 
 def _bulk(kind: str, server: str, port: int, size: int, start_ms: int = 0, **kw: Any) -> dict[str, Any]:
-    """Main-phase upload/download task."""
+    """Main-phase upload/download task, as HTTP/1.1 with the server's host name."""
+    kw.setdefault("host", HOSTS.get(server))
     return {"kind": kind, "server": server, "port": port, "size": size, "start_ms": start_ms, **kw}
 
 
@@ -90,7 +94,7 @@ def scenarios() -> dict[str, Scenario]:
                  [_chat([["pull", 1, 150, 0]]),
                   _bulk("download", MEDIA, 80, 25_000, start_ms=200),
                   _bulk("download", MEDIA, 80, 320_000, start_ms=600)],
-                 "", "", "", "chat notification, thumbnail and picture downloads"),
+                 "", "", "", "chat notification, thumbnail and picture downloads", host="media.wechat.example"),
         Scenario("send_video", wifi(4000, queue_bytes=60_000, blackout_at=420, blackout_ms=900), wifi(8000),
                  _chat_pre(),
                  [_chat([["send", 100]]), _bulk("upload", MEDIA, 8080, 1_200_000, start_ms=200)],
@@ -108,7 +112,7 @@ def scenarios() -> dict[str, Scenario]:
                  [], [_bulk("download", API, 80, 8_000),
                       *[_bulk("download", MEDIA, 80, s, start_ms=300 + 120 * i)
                         for i, s in enumerate((40_000, 160_000, 250_000, 60_000))]],
-                 "", "", "", "timeline JSON then four pictures in parallel"),
+                 "", "", "", "timeline JSON then four pictures in parallel", host="*.wechat.example"),
     ]
     return {s.name: s for s in [*sc, *_stall_scenarios()]}
 
