@@ -43,3 +43,14 @@ def corpus(name: str) -> Path:
     if CORPUS is None or not (CORPUS / name).is_file():
         pytest.skip(f"corpus capture {name} not present")
     return CORPUS / name
+
+
+def tshark_path() -> str | None:
+    """tshark located the way pyshark does; None when missing."""
+    try:
+        import pyshark.tshark.tshark as pt
+
+        p = pt.get_process_path()
+    except Exception:
+        return None
+    return p if p and Path(p).exists() else None

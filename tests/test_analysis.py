@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from packetgen import ACK, FIN, SYN, Conn, Endpoint, frame
+from packetgen import FIN, SYN, Conn, Endpoint, frame
 from tcpscope.analysis import analyze
 
 PHONE, SERVER = "192.168.2.2", "203.0.113.10"

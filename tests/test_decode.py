@@ -19,51 +19,7 @@ from tcpscope.decode import PACKETS_SCHEMA, CaptureInfo, decode_capture
 from tcpscope.decode.fileformat import walk
 from tcpscope.errors import CaptureError
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def corpus_dir() -> Path | None:
-    """The shared capture corpus: $TCPSCOPE_CORPUS, else <repo>/../shared/captures."""
-    env = os.environ.get("TCPSCOPE_CORPUS")
-    d = Path(env) if env else REPO.parent / "shared" / "captures"
-    return d if (d / "MANIFEST.tsv").is_file() else None
-
-
-CORPUS = corpus_dir()
-
-
-def manifest() -> dict[str, dict]:
-    """MANIFEST.tsv rows by file name; tcp_pkts parsed out of the notes column."""
-    if CORPUS is None:
-        return {}
-    df = pl.read_csv(CORPUS / "MANIFEST.tsv", separator="\t", quote_char=None)
-    rows = {}
-    for r in df.iter_rows(named=True):
-        m = re.search(r"(?<![a-z_])tcp_pkts=(\d+)", r["notes"])
-        rows[r["file"]] = {**r, "tcp_pkts": int(m.group(1))}
-    return rows
-
-
-MANIFEST = manifest()
-needs_corpus = pytest.mark.skipif(CORPUS is None, reason="capture corpus (shared/captures) not present")
-
-
-def corpus(name: str) -> Path:
-    """Path of one corpus capture (skips the test when the corpus or the file is absent)."""
-    if CORPUS is None or not (CORPUS / name).is_file():
-        pytest.skip(f"corpus capture {name} not present")
-    return CORPUS / name
-
-
-def tshark_path() -> str | None:
-    """tshark located the way pyshark does; None when missing."""
-    try:
-        import pyshark.tshark.tshark as pt
-
-        p = pt.get_process_path()
-    except Exception:
-        return None
-    return p if p and Path(p).exists() else None
+from corpus import CORPUS, MANIFEST, REPO, corpus, needs_corpus, tshark_path  # noqa: F401 - shared helpers
 
 
 TSHARK = tshark_path()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import shutil
 import subprocess
@@ -17,30 +16,9 @@ from tcpscope.decode.fileformat import walk
 from tcpscope.errors import CaptureError
 from tcpscope.filtering import filter_capture
 
-REPO = Path(__file__).resolve().parents[1]
-_env = os.environ.get("TCPSCOPE_CORPUS")
-CORPUS = Path(_env) if _env else REPO.parent / "shared" / "captures"
+from corpus import REPO, corpus, tshark_path  # noqa: F401 - shared helpers
 
-
-def corpus(name: str) -> Path:
-    """Path of one corpus capture (skips when absent)."""
-    if not (CORPUS / name).is_file():
-        pytest.skip(f"corpus capture {name} not present")
-    return CORPUS / name
-
-
-def _tshark() -> str | None:
-    """tshark as pyshark finds it, or None."""
-    try:
-        import pyshark.tshark.tshark as pt
-
-        p = pt.get_process_path()
-    except Exception:
-        return None
-    return p if p and Path(p).exists() else None
-
-
-TSHARK = _tshark()
+TSHARK = tshark_path()
 TCPDUMP = shutil.which("tcpdump")
 needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
 

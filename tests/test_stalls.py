@@ -327,7 +327,7 @@ def test_causes_agree_with_relay_truth(pcap: Path) -> None:
 
 def test_no_stall_after_close() -> None:
     """As tapo: once both sides sent a FIN (or an RST), a late re-sent FIN is not a stall."""
-    A, FA, PA = 0x10, 0x11, 0x18
+    _A, FA, PA = 0x10, 0x11, 0x18
     rows = [
         (0.0, True, 100, PA, 1, 1, "new", 50.0),
         (0.05, False, 0, FA, 1, 101, None, None),  # server FIN

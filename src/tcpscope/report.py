@@ -676,7 +676,7 @@ def feature_section(feature: str, anchor: str, rec: dict[str, Any] | None, views
         f'<section class="feature card" id="{esc(anchor)}">'
         f'<header class="feature-head"><h3>{esc(feature)}</h3>'
         + (f'<span class="tag dir-{esc(d)}">{esc(d)}</span>' if d else "")
-        + f'<a class="top" href="#top">\u2191 top</a></header>'
+        + '<a class="top" href="#top">\u2191 top</a></header>'
         + _headline(rec)
         + "".join(capture_block(v) for v in views)
         + "</section>"

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import polars as pl
 import pytest
 
-from tcpscope.lab import CLIENT_IP
 from tcpscope.lab.impair import DirImpair
 from tcpscope.lab.netns import PREFIX, lab_available
 from tcpscope.lab.pcapio import read_raw_pcap

@@ -3,7 +3,6 @@
 import json
 import logging
 import sys
-import traceback
 from pathlib import Path
 
 # Import tcpscope from this checkout (the workflow's ../../src) when it is there.
@@ -13,8 +12,8 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 
 import polars as pl
 
-from tcpscope.errors import TcpscopeError
 from tcpscope.metrics import capture_metrics, write_tsv
+from tcpscope.rulescript import run
 
 snakemake = globals()["snakemake"]  # injected by snakemake's script directive
 
@@ -28,15 +27,4 @@ def main() -> None:
     logging.info("%s: %d rows", snakemake.params.capture, table.height)
 
 
-with open(snakemake.log[0], "w", encoding="utf-8") as log:
-    logging.basicConfig(stream=log, level=logging.INFO, format="%(levelname)s %(message)s")
-    sys.stdout = sys.stderr = log
-    try:
-        main()
-    except TcpscopeError as exc:
-        traceback.print_exc()
-        print(f"tcpscope: {exc}", file=sys.__stderr__)
-        sys.exit(1)
-    except BaseException:
-        traceback.print_exc()
-        raise
+run(main, snakemake.log[0])

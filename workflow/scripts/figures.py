@@ -2,7 +2,6 @@
 
 import logging
 import sys
-import traceback
 from pathlib import Path
 
 # Import tcpscope from this checkout (the workflow's ../../src) when it is there.
@@ -12,8 +11,8 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 
 import polars as pl
 
-from tcpscope.errors import TcpscopeError
 from tcpscope.figures import render_capture_figures
+from tcpscope.rulescript import run
 
 snakemake = globals()["snakemake"]  # injected by snakemake's script directive
 
@@ -33,15 +32,4 @@ def main() -> None:
     logging.info("wrote %s", ", ".join(str(p) for p in written))
 
 
-with open(snakemake.log[0], "w", encoding="utf-8") as log:
-    logging.basicConfig(stream=log, level=logging.INFO, format="%(levelname)s %(message)s")
-    sys.stdout = sys.stderr = log
-    try:
-        main()
-    except TcpscopeError as exc:
-        traceback.print_exc()
-        print(f"tcpscope: {exc}", file=sys.__stderr__)
-        sys.exit(1)
-    except BaseException:
-        traceback.print_exc()
-        raise
+run(main, snakemake.log[0])

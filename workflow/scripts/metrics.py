@@ -2,7 +2,6 @@
 
 import logging
 import sys
-import traceback
 from pathlib import Path
 
 # Import tcpscope from this checkout (the workflow's ../../src) when it is there.
@@ -13,6 +12,7 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 import polars as pl
 
 from tcpscope.metrics import feature_metrics, read_capture_metrics, write_markdown, write_tsv
+from tcpscope.rulescript import run
 
 snakemake = globals()["snakemake"]  # injected by snakemake's script directive
 
@@ -25,11 +25,4 @@ def main() -> None:
     logging.info("%d captures, %d features", len(snakemake.input), table.height)
 
 
-with open(snakemake.log[0], "w", encoding="utf-8") as log:
-    logging.basicConfig(stream=log, level=logging.INFO, format="%(levelname)s %(message)s")
-    sys.stdout = sys.stderr = log
-    try:
-        main()
-    except BaseException:
-        traceback.print_exc()
-        raise
+run(main, snakemake.log[0])

@@ -4,7 +4,6 @@
 import json
 import logging
 import sys
-import traceback
 from pathlib import Path
 
 # Import tcpscope from this checkout (the workflow's ../../src) when it is there.
@@ -14,12 +13,12 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 
 import polars as pl
 
-from tcpscope.errors import TcpscopeError
 from tcpscope.analysis import Analysis
 from tcpscope.decode import Decoded
 from tcpscope.decode.info import CaptureInfo
 from tcpscope.pipeline import analyze_capture
 from tcpscope.shard import merge
+from tcpscope.rulescript import run
 
 snakemake = globals()["snakemake"]  # injected by snakemake's script directive
 
@@ -51,15 +50,4 @@ def main() -> None:
     )
 
 
-with open(snakemake.log[0], "w", encoding="utf-8") as log:
-    logging.basicConfig(stream=log, level=logging.INFO, format="%(levelname)s %(message)s")
-    sys.stdout = sys.stderr = log
-    try:
-        main()
-    except TcpscopeError as exc:
-        traceback.print_exc()
-        print(f"tcpscope: {exc}", file=sys.__stderr__)
-        sys.exit(1)
-    except BaseException:
-        traceback.print_exc()
-        raise
+run(main, snakemake.log[0])

@@ -4,7 +4,6 @@ split by connection into shards (tcpscope.shard)."""
 import json
 import logging
 import sys
-import traceback
 from pathlib import Path
 
 # Import tcpscope from this checkout (the workflow's ../../src) when it is there.
@@ -13,10 +12,11 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
     sys.path.insert(0, str(_SRC))
 
 from tcpscope.atomic import atomic_path, write_parquet
-from tcpscope.errors import CaptureError, TcpscopeError
+from tcpscope.errors import CaptureError
 from tcpscope.decode import decode_capture
 from tcpscope.pipeline import failed_decode
 from tcpscope.shard import split_packets, time_origin
+from tcpscope.rulescript import run
 
 snakemake = globals()["snakemake"]  # injected by snakemake's script directive
 
@@ -47,15 +47,4 @@ def main() -> None:
     )
 
 
-with open(snakemake.log[0], "w", encoding="utf-8") as log:
-    logging.basicConfig(stream=log, level=logging.INFO, format="%(levelname)s %(message)s")
-    sys.stdout = sys.stderr = log
-    try:
-        main()
-    except TcpscopeError as exc:
-        traceback.print_exc()
-        print(f"tcpscope: {exc}", file=sys.__stderr__)
-        sys.exit(1)
-    except BaseException:
-        traceback.print_exc()
-        raise
+run(main, snakemake.log[0])

@@ -2,7 +2,6 @@
 
 import logging
 import sys
-import traceback
 from pathlib import Path
 
 # Import tcpscope from this checkout (the workflow's ../../src) when it is there.
@@ -12,6 +11,7 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 
 from tcpscope.figures.stalls import render_stall_summary
 from tcpscope.metrics import read_feature_metrics
+from tcpscope.rulescript import run
 
 snakemake = globals()["snakemake"]  # injected by snakemake's script directive
 
@@ -22,11 +22,4 @@ def main() -> None:
     logging.info("%d features", table.height)
 
 
-with open(snakemake.log[0], "w", encoding="utf-8") as log:
-    logging.basicConfig(stream=log, level=logging.INFO, format="%(levelname)s %(message)s")
-    sys.stdout = sys.stderr = log
-    try:
-        main()
-    except BaseException:
-        traceback.print_exc()
-        raise
+run(main, snakemake.log[0])
