@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import threading
@@ -29,6 +30,8 @@ PAGE = """<!DOCTYPE html>
 </html>
 """
 
+
+log = logging.getLogger(__name__)
 
 def tmp_path(final: Path) -> Path:
     """Hidden temporary sibling of final with the same suffix (renamed over final on success)."""
@@ -73,6 +76,25 @@ def png_specs(figs: list[go.Figure], paths: list[Path]) -> list[dict]:
     ]
 
 
+RENDER_TIMEOUT_S = 180.0  # generous: a 1.5M-packet capture renders in ~5 s
+
+
+class RenderTimeout(RuntimeError):
+    """The headless browser did not answer in time."""
+
+
+def _kill_browsers() -> None:
+    """Kill the Chromium processes this process started (kaleido's), so a stuck one cannot linger."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in child.name().lower():
+                child.kill()
+        except psutil.Error:
+            pass
+
+
 class PngRenderer:
     """One headless Chromium (kaleido) started in a background thread at construction, so the
     browser start overlaps with building the figures; render() writes every PNG in one call.
@@ -100,13 +122,20 @@ class PngRenderer:
             return
         self._outbox.put(None)
 
-    def render(self, figs: list[go.Figure], paths: list[Path]) -> None:
-        """Write all figures as PNG to paths with the one browser; raise on any failure."""
+    def render(self, figs: list[go.Figure], paths: list[Path], timeout: float = RENDER_TIMEOUT_S) -> None:
+        """Write all figures as PNG to paths with the one browser; raise on any failure.
+
+        A browser that stops answering (seen rarely: a tab that never finishes loading) is
+        killed after `timeout` seconds and RenderTimeout raised, instead of hanging the job."""
         if self._used:
             raise RuntimeError("PngRenderer.render() can only be called once")
         self._used = True
         self._inbox.put(png_specs(figs, paths))
-        err = self._outbox.get()
+        try:
+            err = self._outbox.get(timeout=timeout)
+        except queue.Empty:
+            _kill_browsers()
+            raise RenderTimeout(f"kaleido gave no answer in {timeout:g} s; browser killed") from None
         self._thread.join()
         if err is not None:
             raise RuntimeError(f"kaleido could not write PNGs: {err!r}") from err
@@ -131,6 +160,12 @@ class PngRenderer:
 
 
 def write_pngs(figs: list[go.Figure], paths: list[Path]) -> None:
-    """Render all figures to PNG in ONE kaleido call (one browser start)."""
-    with PngRenderer() as r:
-        r.render(figs, paths)
+    """Render all figures to PNG in ONE kaleido call (one browser start); one retry with a
+    fresh browser if the first stops answering."""
+    try:
+        with PngRenderer() as r:
+            r.render(figs, paths)
+    except RenderTimeout as exc:
+        log.warning("%s; retrying once with a new browser", exc)
+        with PngRenderer() as r:
+            r.render(figs, paths)
