@@ -5,17 +5,11 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from tcpscope.tcpstate import CLASS_NAMES
+
 # Okabe-Ito palette (colour-blind safe); each class also gets its own marker symbol so the
 # figure still reads in grey scale.
-CLASS_ORDER: tuple[str, ...] = (
-    "new",
-    "retransmission",
-    "spurious_retransmission",
-    "reordered",
-    "network_duplicate",
-    "keepalive",
-    "window_probe",
-)
+CLASS_ORDER: tuple[str, ...] = CLASS_NAMES  # the classifier's order (tcpstate)
 CLASS_COLOUR: dict[str, str] = {
     "new": "#0072B2",
     "retransmission": "#D55E00",

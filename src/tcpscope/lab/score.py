@@ -15,17 +15,10 @@ from dataclasses import dataclass
 import polars as pl
 
 from tcpscope.errors import TcpscopeError
+from tcpscope.tcpstate import CLASS_NAMES
 
 KEY = ["src", "sport", "dst", "dport", "seq", "len", "ip_id"]
-CLASSES = (
-    "new",
-    "retransmission",
-    "spurious_retransmission",
-    "reordered",
-    "network_duplicate",
-    "keepalive",
-    "window_probe",
-)
+CLASSES = CLASS_NAMES  # the classifier's classes, in its order
 # what a data segment without a class is called in the tables (a bug in the classifier if it shows up)
 UNCLASSIFIED = "unclassified"
 
