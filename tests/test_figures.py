@@ -11,6 +11,7 @@ import pytest
 
 from tcpscope.figures import build_figures, figure_names, render_capture_figures
 from tcpscope.figures.style import PNG_WIDTH, figure_height, row_weights
+from tcpscope.tcpstate import CLASS_NAMES
 
 EPOCH_NS = 1_780_000_000 * 1_000_000_000
 DEVICE = "192.168.2.2"
@@ -229,15 +230,7 @@ def _complete_segments(w: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-CLASSES = [
-    "new",
-    "retransmission",
-    "spurious_retransmission",
-    "reordered",
-    "network_duplicate",
-    "keepalive",
-    "window_probe",
-]
+CLASSES = list(CLASS_NAMES)
 
 
 def make_flows(seg: pl.DataFrame) -> pl.DataFrame:

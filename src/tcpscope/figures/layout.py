@@ -20,6 +20,10 @@ from tcpscope.figures.style import (
 TIME_TITLE = "time since capture start (s)"
 
 
+# the frame every axis of every panel shares: outside ticks, light grid, a closed box
+AXIS_STYLE = dict(ticks="outside", showgrid=True, gridcolor="#e6e6e6", zeroline=False, showline=True,
+                  linecolor="#444", mirror=True)
+
 def legend_name(row: int) -> str:
     """Plotly legend id of a row: 'legend', 'legend2', ..."""
     return "legend" if row == 1 else f"legend{row}"
@@ -53,31 +57,9 @@ def frame(kind: str, title: str, sel: Selection, y_title: str) -> go.Figure:
         subplot_titles=[esc(d.label) for d in sel.directions],
     )
     t_end = sel.t_end if sel.t_end > 0 else 1.0
-    fig.update_xaxes(
-        range=[0, t_end * 1.005],
-        showticklabels=True,
-        ticks="outside",
-        showgrid=True,
-        gridcolor="#e6e6e6",
-        zeroline=False,
-        showline=True,
-        linecolor="#444",
-        mirror=True,
-    )
+    fig.update_xaxes(range=[0, t_end * 1.005], showticklabels=True, **AXIS_STYLE)
     fig.update_xaxes(title_text=TIME_TITLE, row=n, col=1)
-    fig.update_yaxes(
-        title_text=y_title,
-        tickformat="~s",
-        ticksuffix="B",
-        ticks="outside",
-        showgrid=True,
-        gridcolor="#e6e6e6",
-        zeroline=False,
-        showline=True,
-        linecolor="#444",
-        mirror=True,
-        exponentformat="SI",
-    )
+    fig.update_yaxes(title_text=y_title, tickformat="~s", ticksuffix="B", exponentformat="SI", **AXIS_STYLE)
     for ann in fig.layout.annotations:  # subplot titles: left-aligned, monospace-ish
         ann.update(x=0.0, xanchor="left", font={"size": 13, "family": FONT})
     legends = {}
