@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -22,31 +23,33 @@ import tempfile
 import time
 from pathlib import Path
 
+GNU_TIME = "/usr/bin/time"
+
 
 def timed(cmd: list[str]) -> tuple[float, float]:
-    """Run `cmd` to completion; (wall seconds, peak RSS MB of that child)."""
-    t0 = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        try:
-            os.execvp(cmd[0], cmd)
-        finally:
-            os._exit(127)
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed with {os.waitstatus_to_exitcode(status)}")
-    return wall, usage.ru_maxrss / 1024
+    """Run `cmd` to completion; (wall seconds, peak RSS MB of that command).
+
+    The peak comes from GNU time (Debian package `time`) when installed: a child forked from
+    this Python process would inherit its resident pages into ru_maxrss. Without it, the figure
+    is an upper bound that includes this (small, stdlib-only) process.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        full = [GNU_TIME, "-f", "%M", "-o", rss.name, *cmd] if os.access(GNU_TIME, os.X_OK) else cmd
+        t0 = time.perf_counter()
+        r = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wall = time.perf_counter() - t0
+        if r.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed with {r.returncode}: {r.stderr[-2000:]}")
+        if full is cmd:
+            return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        return wall, int(rss.read().split()[-1]) / 1024
 
 
 def packets(capture: Path) -> int:
-    """TCP packet count, from tcpscope's decoder."""
-    from tcpscope.decode import decode_capture
-
-    return decode_capture(capture).packets.height
+    """TCP packet count, from tcpscope's decoder (in a child process: this one stays small)."""
+    code = "import sys; from tcpscope.decode import decode_capture; print(decode_capture(sys.argv[1]).packets.height)"
+    out = subprocess.run([sys.executable, "-c", code, str(capture)], capture_output=True, text=True, check=True)
+    return int(out.stdout)
 
 
 def compare(capture: Path, runs: int, out: Path) -> dict[str, float]:
@@ -94,7 +97,7 @@ def main() -> int:
             print(f"{frac:>5.2f} {n:>9} {r['tcpscope_s']:>10.2f} {r['tcptrace_s']:>10.2f} {ratio:>6.2f} "
                   f"{r['tcpscope_s'] / n * 1e6:>7.2f} {r['tcpscope_rss_mb']:>11.0f} {r['tcptrace_rss_mb']:>11.0f}")
         print(f"ratio = tcptrace time / tcpscope time (above 1: tcpscope is faster); medians of {args.runs} "
-              f"alternating runs; RSS: peak resident set of each process (getrusage)")
+              f"alternating runs; RSS: peak resident set of each process (GNU time)")
     return 0
 
 

@@ -11,7 +11,7 @@ TCPSCOPE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export TCPSCOPE_ROOT
 
 TCPSCOPE_DEBIAN_PACKAGES=(
-    tshark tcpdump tcptrace chromium iproute2 nftables openssl
+    tshark tcpdump tcptrace chromium iproute2 nftables openssl ethtool time
     python3 python3-venv python3-pip
 )
 

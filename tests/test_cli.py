@@ -18,7 +18,7 @@ def _tcpscope(*args: str) -> subprocess.CompletedProcess:
 def test_analyze_writes_tables_and_prints_their_numbers(tmp_path: Path) -> None:
     r = _tcpscope("analyze", str(REPO / "pcap" / "send_video.pcap"), "-o", str(tmp_path), "--device", "192.168.2.2")
     assert r.returncode == 0, r.stderr
-    for name in ("packets.parquet", "segments.parquet", "flows.parquet", "stalls.parquet", "capture.json"):
+    for name in ("segments.parquet", "flows.parquet", "stalls.parquet", "capture.json"):
         assert (tmp_path / name).is_file()
     flows = pl.read_parquet(tmp_path / "flows.parquet")
     up = flows.filter(pl.col("sender_is_device") & (pl.col("direction") == "up")).sort("bytes").row(-1, named=True)

@@ -408,9 +408,9 @@ def test_cli_on_corpus(tmp_path: Path, name: str) -> None:
     info = json.loads((tmp_path / "capture.json").read_text())
     assert info["status"] == "ok" and info["decoder"] == "tcpscope"
     assert info["frames"] == info["tcp_packets"] + sum(info["skipped"].values())
-    for out in ("packets.parquet", "segments.parquet", "flows.parquet", "stalls.parquet"):
+    for out in ("segments.parquet", "flows.parquet", "stalls.parquet"):
         assert (tmp_path / out).is_file()
-    assert pl.read_parquet(tmp_path / "packets.parquet").height == info["tcp_packets"]
+    assert pl.read_parquet(tmp_path / "segments.parquet").height == info["tcp_packets"]
 
 
 BROKEN = {
@@ -537,7 +537,7 @@ def test_workflow_keep_going_marks_failed_capture(keep_going_run) -> None:
     res = work / "results"
     for r in rows:
         d = res / capture_name(r[0])
-        for out in ("capture.json", "packets.parquet", "segments.parquet", "flows.parquet", "stalls.parquet",
+        for out in ("capture.json", "segments.parquet", "flows.parquet", "stalls.parquet",
                     "metrics.tsv", "filtered.pcap", "packets.txt"):
             assert (d / out).is_file(), d / out
     info = json.loads((res / "broken" / "capture.json").read_text())
@@ -679,8 +679,8 @@ def test_failure_marker_and_metrics_rows(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "bad").iterdir()) == sorted(OUTPUTS)  # no temporary left
     info = json.loads((tmp_path / "bad" / "capture.json").read_text())
     assert info["status"] == "failed" and info["error"] == str(err.value) and "frame 1" in info["error"]
-    packets = pl.read_parquet(tmp_path / "bad" / "packets.parquet")
-    assert packets.height == 0 and dict(packets.schema) == PACKETS_SCHEMA
+    segments = pl.read_parquet(tmp_path / "bad" / "segments.parquet")
+    assert segments.height == 0 and {c: segments.schema[c] for c in PACKETS_SCHEMA} == PACKETS_SCHEMA
     flows = pl.read_parquet(tmp_path / "bad" / "flows.parquet")
     assert flows.height == 0 and "flow_id" in flows.columns
 

@@ -112,7 +112,6 @@ def test_full_build_then_incremental(workflow_dir: tuple[Path, list[list[str]], 
         names = [
             "filtered.pcap",
             "packets.txt",
-            "packets.parquet",
             "segments.parquet",
             "flows.parquet",
             "stalls.parquet",

@@ -108,6 +108,33 @@ def _run_kernel(df: pl.DataFrame, sides: pl.DataFrame, rtt_hint: np.ndarray) -> 
     )
 
 
+# the packets columns the analysis reads (the others only pass through to `segments`)
+WORK_COLUMNS = (
+    "ts_ns", "vlan", "src", "dst", "sport", "dport", "seq", "ack", "flags", "win", "len", "ip_id",
+    "opt_mss", "opt_wscale", "opt_sackok", "opt_tsval", "opt_tsecr", "sack_left", "sack_right",
+)
+# the columns the analysis adds after the packets columns, in `segments` order
+ADDED_COLUMNS = (
+    "flow_id", "from_client", "from_device", "t", "rel_seq", "rel_ack", "win_bytes", "seg_class", "inflight",
+    "rtt_ms",
+)
+
+
+def _time_ordered(packets: pl.DataFrame) -> pl.DataFrame:
+    """Packets sorted by timestamp, ties in file order (most captures already are: then no copy)."""
+    ts = packets["ts_ns"].to_numpy()
+    if ts.shape[0] < 2 or bool((ts[1:] >= ts[:-1]).all()):
+        return packets
+    return packets[np.argsort(ts, kind="stable")]
+
+
+def _flow_order(flow_id: np.ndarray) -> np.ndarray | None:
+    """Row order grouping the connections (time order within each); None when rows already are."""
+    if flow_id.shape[0] < 2 or bool((flow_id[1:] >= flow_id[:-1]).all()):
+        return None
+    return np.argsort(flow_id, kind="stable")
+
+
 def analyze(
     packets: pl.DataFrame,
     device: str | None = None,
@@ -124,17 +151,13 @@ def analyze(
     `t` (default: the first packet's timestamp); a shard of a capture (`tcpscope.shard`)
     passes the whole capture's, so its times equal those of the unsplit analysis.
     """
-    df = (
-        packets.with_row_index("_row")
-        .sort(["ts_ns", "_row"], maintain_order=True)
-        .drop("_row")
-        .with_row_index("_row")
-    )
-    t0 = t0_ns if t0_ns is not None else (df["ts_ns"].min() if df.height else 0)
-    df = df.with_columns(t=(pl.col("ts_ns") - t0).cast(pl.Float64) / 1e9)
-    df = flowmod.assign_flows(df.drop("_row"))
+    base = _time_ordered(packets)
+    t0 = t0_ns if t0_ns is not None else (base["ts_ns"].min() if base.height else 0)
+    df = base.select(WORK_COLUMNS).with_columns(t=(pl.col("ts_ns") - t0).cast(pl.Float64) / 1e9)
+    df = flowmod.assign_flows(df)
     df = flowmod.assign_roles(df, server=server, port=port)
-    df = seqspace.relative_numbers(df.sort(["flow_id", "_row"]))
+    by_flow = _flow_order(df["flow_id"].to_numpy())
+    df = seqspace.relative_numbers(df if by_flow is None else df[by_flow])
 
     n_flows = int(df["flow_id"].max()) + 1 if df.height else 0
     hs = handshake.handshakes(df, n_flows)
@@ -172,24 +195,22 @@ def analyze(
         seg_class=pl.when(cls_s >= 0).then(names.gather(cls_s.clip(0, len(names) - 1))),
         inflight=pl.when(pl.Series(inflight) >= 0).then(pl.Series(inflight)),
     )
-    df = df.join(sides.select("flow_id", "from_client", "_sender_vantage"), on=["flow_id", "from_client"], how="left")
+    vantage = np.zeros(2 * n_flows, dtype=np.bool_)
+    vantage[(sides["flow_id"].cast(pl.Int64) * 2 + (~sides["from_client"]).cast(pl.Int64)).to_numpy()] = (
+        sides["_sender_vantage"].fill_null(False).to_numpy()
+    )
+    side = (df["flow_id"].cast(pl.Int64) * 2 + (~df["from_client"]).cast(pl.Int64)).to_numpy()
+    df = df.with_columns(_sender_vantage=pl.Series(vantage[side]) if df.height else pl.lit(False))
     df = df.with_columns(
         rtt_ms=pl.when(pl.col("_sender_vantage")).then(pl.col("_rtt_ack")).otherwise(pl.col("_rtt_echo")) * 1e3,
         from_device=(pl.col("src") == device) if device else pl.lit(None, pl.Boolean),
     )
-    df = df.sort("_row")
     flows = flow_table(df, hs, sides, device=device, direction=direction, server=server, port=port)
-    segments = df.select(
-        *packets.columns,
-        "flow_id",
-        "from_client",
-        "from_device",
-        "t",
-        "rel_seq",
-        "rel_ack",
-        "win_bytes",
-        "seg_class",
-        "inflight",
-        "rtt_ms",
-    )
+    # the new columns back in time order, beside the decoded ones (no re-sort of the wide frame)
+    added = df.select(ADDED_COLUMNS)
+    if by_flow is not None:
+        back = np.empty_like(by_flow)
+        back[by_flow] = np.arange(by_flow.shape[0])
+        added = added[back]
+    segments = pl.concat([base, added], how="horizontal")
     return Analysis(segments=segments, flows=flows)

@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser(
         "analyze",
         help="decode and analyse one capture into Parquet tables; print a per-flow summary",
-        description="Write packets.parquet, segments.parquet, flows.parquet and capture.json into DIR "
+        description="Write segments.parquet, flows.parquet and capture.json into DIR "
         "and print one line per connection side that sent data.",
     )
     a.add_argument("capture", type=Path, help="pcap or pcapng file, optionally gzip-compressed")

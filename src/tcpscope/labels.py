@@ -209,25 +209,8 @@ def read_hellos(
 OPENING_SEGMENTS = 4  # data segments per connection side handed to tshark (a ClientHello may take 2-3)
 
 
-_HTTP_METHODS = (b"GET ", b"POST", b"PUT ", b"HEAD", b"DELE", b"OPTI", b"PATC", b"CONN")
-
-
-def _may_carry_labels(lay: Any, rows: np.ndarray) -> np.ndarray:
-    """Per row: does the captured payload start like a TLS Client/ServerHello record or an
-    HTTP request line? (Vectorised peek at the first 6 payload bytes.)"""
-    buf = lay.rec.buf
-    start = lay.tcp_off[rows].astype(np.int64) + lay.thl[rows].astype(np.int64)
-    end = lay.rec.offset[rows].astype(np.int64) + lay.rec.caplen[rows].astype(np.int64)
-    idx = start[:, None] + np.arange(6)[None, :]
-    head = np.where(idx < end[:, None], buf[np.minimum(idx, buf.shape[0] - 1)], 0).astype(np.uint8)
-    tls = (head[:, 0] == 0x16) & (head[:, 1] == 0x03) & ((head[:, 5] == 0x01) | (head[:, 5] == 0x02))
-    words = head[:, :4].copy().view(np.dtype("S4")).ravel()
-    http = np.isin(words, np.array(_HTTP_METHODS, dtype="S4"))
-    return tls | http
-
-
 def _opening_segments(
-    capture: str | Path, segments: pl.DataFrame, tmp: Path
+    capture: str | Path, segments: pl.DataFrame, tmp: Path, hello_frames: np.ndarray | None = None
 ) -> tuple[Path | None, np.ndarray | None]:
     """A small capture of each connection side's first data segments, and its frame numbers
     (no capture when none of them can carry a label).
@@ -235,9 +218,10 @@ def _opening_segments(
     Hellos and request lines open a connection, so tshark need not dissect the rest: on a
     1.2-million-packet capture this turns minutes of dissection into tshark's start-up time.
     Falls back to the whole capture (None) when the file's records cannot be copied (a
-    link type only tshark decodes).
+    link type only tshark decodes). `hello_frames` (from `Decoded`) answers "any hello?"
+    without decoding the capture a second time.
     """
-    from tcpscope.decode import decode_layers
+    from tcpscope.decode import decode_layers, opens_like_hello
     from tcpscope.filtering import capture_bytes
 
     firsts = (
@@ -249,11 +233,13 @@ def _opening_segments(
         .sort("frame")["frame"]
         .to_numpy()
     )
+    if hello_frames is not None and not np.isin(firsts, hello_frames).any():
+        return None, firsts  # no hello, no request line: nothing for tshark to find
     try:
         lay = decode_layers(capture)
         rows = firsts - 1
-        if not _may_carry_labels(lay, rows).any():
-            return None, firsts  # no hello, no request line: nothing for tshark to find
+        if not opens_like_hello(lay, rows).any():
+            return None, firsts
         data, fmt = capture_bytes(lay, rows)
     except Exception as exc:  # noqa: BLE001 - any problem: let tshark read the whole file
         log.debug("labels: whole capture to tshark (%r)", exc)
@@ -270,6 +256,7 @@ def flow_labels(
     tshark: str | None = None,
     timeout: float | None = None,
     warnings: list[str] | None = None,
+    hello_frames: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """Per-flow_id labels of a capture (one row per labelled connection; LABEL_COLUMNS).
 
@@ -294,7 +281,7 @@ def flow_labels(
         )
     try:
         with tempfile.TemporaryDirectory(prefix="tcpscope-labels-") as tmp:
-            small, frames = _opening_segments(capture, segments, Path(tmp))
+            small, frames = _opening_segments(capture, segments, Path(tmp), hello_frames)
             hellos = read_hellos(small, path, timeout) if small is not None else []
         if frames is not None:  # frame numbers of the small capture -> the capture's own
             hellos = [(int(frames[f - 1]), kind, lab) for f, kind, lab in hellos if 0 < f <= frames.shape[0]]

@@ -12,8 +12,9 @@ from tcpscope.decode.table import empty_packets
 from tcpscope.errors import CaptureError
 from tcpscope.labels import empty_labels, flow_labels, join_labels, match_host
 from tcpscope.stalls import add_stall_summary, detect_stalls
+from tcpscope.timing import stage
 
-OUTPUTS = ("packets.parquet", "segments.parquet", "flows.parquet", "stalls.parquet", "capture.json")
+OUTPUTS = ("segments.parquet", "flows.parquet", "stalls.parquet", "capture.json")
 
 
 def analyze_capture(
@@ -41,23 +42,31 @@ def analyze_capture(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if decoded is None:
-        decoded = decode_capture(capture)
+        with stage("decode"):
+            decoded = decode_capture(capture)
     if analysis is None:
-        analysis = analyze(decoded.packets, device=device, server=server, port=port, direction=direction)
+        with stage("analysis"):
+            analysis = analyze(decoded.packets, device=device, server=server, port=port, direction=direction)
     result = analysis
     warnings = decoded.info.warnings
     labels = labels and decoded.info.status != "failed"  # nothing to label in a failed capture
-    found = flow_labels(capture, result.segments, warnings=warnings) if labels else empty_labels()
+    with stage("labels"):
+        found = (
+            flow_labels(capture, result.segments, warnings=warnings, hello_frames=decoded.hello_frames)
+            if labels
+            else empty_labels()
+        )
     flows = match_host(join_labels(result.flows, found), host)
     if host and found.is_empty():
         warnings.append(f"host pattern {host!r}: the capture has no TLS SNI or HTTP Host label, no connection matched")
-    stalls = detect_stalls(result.segments, flows)  # docs/stalls.md
+    with stage("stalls"):
+        stalls = detect_stalls(result.segments, flows)  # docs/stalls.md
     result = Analysis(result.segments, add_stall_summary(flows, stalls))
-    write_parquet(decoded.packets, out / "packets.parquet")
-    write_parquet(result.segments, out / "segments.parquet")
-    write_parquet(result.flows, out / "flows.parquet")
-    write_parquet(stalls, out / "stalls.parquet")
-    decoded.info.write_json(out / "capture.json")
+    with stage("write"):
+        write_parquet(result.segments, out / "segments.parquet")
+        write_parquet(result.flows, out / "flows.parquet")
+        write_parquet(stalls, out / "stalls.parquet")
+        decoded.info.write_json(out / "capture.json")
     return result
 
 

@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Callable
 
 from tcpscope.errors import TcpscopeError
+from tcpscope.timing import log_startup, stage
 
 
 def run(main: Callable[[], None], log_path: str) -> None:
@@ -21,8 +22,10 @@ def run(main: Callable[[], None], log_path: str) -> None:
         for noisy in ("kaleido", "choreographer"):  # browser chatter would drown the log
             logging.getLogger(noisy).setLevel(logging.WARNING)
         sys.stdout = sys.stderr = log
+        log_startup()
         try:
-            main()
+            with stage("main"):
+                main()
         except TcpscopeError as exc:
             traceback.print_exc()
             print(f"tcpscope: {exc}", file=sys.__stderr__)

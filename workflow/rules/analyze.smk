@@ -3,7 +3,6 @@ rule analyze:
     input:
         capture=capture_file,
     output:
-        packets=f"{RESULTS}/{{capture}}/packets.parquet",
         segments=f"{RESULTS}/{{capture}}/segments.parquet",
         flows=f"{RESULTS}/{{capture}}/flows.parquet",
         stalls=f"{RESULTS}/{{capture}}/stalls.parquet",

@@ -13,6 +13,8 @@ rule capture_metrics:
         ),
     log:
         f"{RESULTS}/{{capture}}/logs/capture_metrics.log",
+    benchmark:
+        f"{RESULTS}/{{capture}}/logs/capture_metrics.benchmark.tsv"
     conda:
         "../envs/tcpscope.yaml"
     params:
@@ -41,6 +43,8 @@ rule metrics:
         ),
     log:
         f"{RESULTS}/logs/metrics.log",
+    benchmark:
+        f"{RESULTS}/logs/metrics.benchmark.tsv"
     conda:
         "../envs/tcpscope.yaml"
     script:

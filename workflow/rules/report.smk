@@ -27,6 +27,8 @@ rule index:
         ),
     log:
         f"{RESULTS}/logs/index.log",
+    benchmark:
+        f"{RESULTS}/logs/index.benchmark.tsv"
     conda:
         "../envs/tcpscope.yaml"
     params:

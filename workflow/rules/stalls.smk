@@ -17,6 +17,8 @@ rule stall_figure:
         ),
     log:
         f"{RESULTS}/logs/stall_figure.log",
+    benchmark:
+        f"{RESULTS}/logs/stall_figure.benchmark.tsv"
     conda:
         "../envs/tcpscope.yaml"
     script:

@@ -15,7 +15,13 @@ import polars as pl
 from tcpscope.decode.fileformat import Records, walk
 from tcpscope.decode.headers import address_text, ip_layer, tcp_ip_fields
 from tcpscope.decode.info import SKIP_REASONS, CaptureInfo
-from tcpscope.decode.linklayer import REASONS, SUPPORTED_LINKTYPES, TCP, UNSUPPORTED, link_layer
+from tcpscope.decode.linklayer import (
+    REASONS,
+    SUPPORTED_LINKTYPES,
+    TCP,
+    UNSUPPORTED,
+    link_layer,
+)
 from tcpscope.decode.options import sack_lists, tcp_options
 from tcpscope.decode.table import PACKETS_SCHEMA, column, empty_packets, list_column
 from tcpscope.errors import UnsupportedLinkTypeError
@@ -29,6 +35,9 @@ class Decoded:
 
     packets: pl.DataFrame
     info: CaptureInfo
+    # frame numbers whose payload starts like a TLS hello or an HTTP request line (None: not
+    # known, e.g. decoded by tshark); lets tcpscope.labels skip tshark without a second decode
+    hello_frames: np.ndarray | None = None
 
 
 @dataclass
@@ -103,6 +112,33 @@ def packets_table(lay: Layers, rows: np.ndarray) -> pl.DataFrame:
     return pl.DataFrame(cols)
 
 
+_HTTP_METHODS = (b"GET ", b"POST", b"PUT ", b"HEAD", b"DELE", b"OPTI", b"PATC", b"CONN")
+_FIRST_BYTES = np.array(sorted({0x16, *(m[0] for m in _HTTP_METHODS)}), np.uint8)
+
+
+def opens_like_hello(lay: Layers, rows: np.ndarray) -> np.ndarray:
+    """Per row: does the captured payload start like a TLS Client/ServerHello record or an
+    HTTP request line? (Vectorised peek at the first 6 payload bytes.)"""
+    buf = lay.rec.buf
+    start = lay.tcp_off[rows].astype(np.int64) + lay.thl[rows].astype(np.int64)
+    end = lay.rec.offset[rows].astype(np.int64) + lay.rec.caplen[rows].astype(np.int64)
+    out = np.zeros(rows.size, np.bool_)
+    first = np.where(start < end, buf[np.minimum(start, buf.size - 1)], 0)
+    cand = np.flatnonzero(np.isin(first, _FIRST_BYTES))  # most payloads fail here: one gather
+    if cand.size == 0:
+        return out
+    head = np.zeros((cand.size, 6), np.uint8)
+    for k in range(6):
+        at = start[cand] + k
+        inside = at < end[cand]
+        head[inside, k] = buf[at[inside]]
+    tls = (head[:, 0] == 0x16) & (head[:, 1] == 0x03) & ((head[:, 5] == 0x01) | (head[:, 5] == 0x02))
+    words = head[:, :4].copy().view(np.dtype("S4")).ravel()
+    http = np.isin(words, np.array(_HTTP_METHODS, dtype="S4"))
+    out[cand] = tls | http
+    return out
+
+
 def capture_info(lay: Layers) -> CaptureInfo:
     """Counts and container facts of a decoded capture."""
     rec = lay.rec
@@ -139,4 +175,6 @@ def decode_capture(path: str | Path, fallback: bool = True) -> Decoded:
             raise
         return decode_with_tshark(path, exc)
     rows = np.flatnonzero(lay.reason == TCP)
-    return Decoded(packets=packets_table(lay, rows), info=capture_info(lay))
+    with_data = rows[lay.paylen[rows] > 0]
+    hello = with_data[opens_like_hello(lay, with_data)] + 1
+    return Decoded(packets=packets_table(lay, rows), info=capture_info(lay), hello_frames=hello)

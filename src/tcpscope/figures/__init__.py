@@ -14,6 +14,7 @@ from tcpscope.figures.output import PngRenderer, tmp_path, write_html
 from tcpscope.figures.prep import Selection, select_directions
 from tcpscope.figures.stalls import add_stall_layer
 from tcpscope.figures.timeseq import build_timeseq
+from tcpscope.timing import stage
 
 __all__ = ["build_figures", "figure_names", "render_capture_figures"]
 
@@ -62,12 +63,15 @@ def render_capture_figures(
     try:
         with PngRenderer() as renderer:  # Chromium starts now, while the figures are built
             sel = select_directions(segments, flows)
-            html_figs = build_figures(segments, flows, title, png=False, sel=sel, stalls=stalls)
-            for name, tmp in zip(names, tmps[: len(names)], strict=True):
-                write_html(html_figs[name], tmp, name, f"{title} - {_BUILDERS[name][1]}")
-            del html_figs
-            png_figs = build_figures(segments, flows, title, png=True, sel=sel, stalls=stalls)
-            renderer.render([png_figs[n] for n in names], tmps[len(names) :])
+            with stage("html"):
+                html_figs = build_figures(segments, flows, title, png=False, sel=sel, stalls=stalls)
+                for name, tmp in zip(names, tmps[: len(names)], strict=True):
+                    write_html(html_figs[name], tmp, name, f"{title} - {_BUILDERS[name][1]}")
+                del html_figs
+            with stage("png_build"):
+                png_figs = build_figures(segments, flows, title, png=True, sel=sel, stalls=stalls)
+            with stage("png_render"):
+                renderer.render([png_figs[n] for n in names], tmps[len(names) :])
         for tmp, final in zip(tmps, finals, strict=True):
             tmp.replace(final)
     finally:
