@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from tcpscope.handshake import syn_options
-from tcpscope.tcpstate import CLASS_NAMES
+from tcpscope.classes import CLASS_NAMES
 
 DATA_CLASSES = CLASS_NAMES
 

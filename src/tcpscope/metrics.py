@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from tcpscope.stalls import CAUSES as STALL_CAUSES
+from tcpscope.classes import CAUSES as STALL_CAUSES
 
 #: Data-segment classes whose sum is the rate denominator (`counted_packets`): every data
 #: segment except spurious retransmissions, network duplicates, keepalives, window probes.

@@ -15,25 +15,8 @@ import polars as pl
 from numba import njit
 
 from tcpscope import rto as rtomod
-from tcpscope.tcpstate import CLASS_NAMES
+from tcpscope.classes import CAUSES, CLASS_NAMES, GROUPS
 
-#: Causes in rule order (first match wins); docs/stalls.md.
-CAUSES: tuple[str, ...] = (
-    "data_unavailable",
-    "zero_window",
-    "packet_delay",
-    "retrans_small_init_window",
-    "tail_retransmission",
-    "client_idle",
-    "small_cwnd_retransmission",
-    "small_rwnd_retransmission",
-    "double_retransmission",
-    "spurious_retransmission",
-    "continuous_loss",
-    "other_retransmission",
-    "resource_constraint",
-    "unknown",
-)
 (
     DATA_UNAVAILABLE,
     ZERO_WINDOW,
@@ -50,8 +33,6 @@ CAUSES: tuple[str, ...] = (
     RESOURCE_CONSTRAINT,
     UNKNOWN,
 ) = range(len(CAUSES))
-#: Where a stall's cause lies.
-GROUPS: tuple[str, ...] = ("client", "server", "network", "unknown")
 G_CLIENT, G_SERVER, G_NETWORK, G_UNKNOWN = 0, 1, 2, 3
 
 #: Columns of `stalls.parquet`.

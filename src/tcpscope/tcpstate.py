@@ -12,16 +12,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# class codes (index into CLASS_NAMES)
-NEW, RETRANSMISSION, SPURIOUS, REORDERED, NET_DUP, KEEPALIVE, WINDOW_PROBE = 0, 1, 2, 3, 4, 5, 6
-CLASS_NAMES = (
-    "new",
-    "retransmission",
-    "spurious_retransmission",
-    "reordered",
-    "network_duplicate",
-    "keepalive",
-    "window_probe",
+from tcpscope.classes import (  # noqa: F401 - re-exported: the walk emits these codes
+    CLASS_NAMES,
+    KEEPALIVE,
+    NET_DUP,
+    NEW,
+    REORDERED,
+    RETRANSMISSION,
+    SPURIOUS,
+    WINDOW_PROBE,
 )
 
 SYN, FIN, RST = 0x02, 0x01, 0x04

@@ -10,7 +10,7 @@ import polars as pl
 
 from tcpscope.figures.decimate import HTML_BUDGET, PNG_BUDGET, Budget
 from tcpscope.figures.inflight import build_inflight
-from tcpscope.figures.output import PngRenderer, tmp_path, write_html
+from tcpscope.figures.output import PngRenderer, tmp_path, write_html, write_pngs
 from tcpscope.figures.prep import Selection, select_directions
 from tcpscope.figures.stalls import add_stall_layer
 from tcpscope.figures.timeseq import build_timeseq
@@ -61,7 +61,8 @@ def render_capture_figures(
     finals = [out_dir / f"{n}.html" for n in names] + [out_dir / f"{n}.png" for n in names]
     tmps = [tmp_path(p) for p in finals]
     try:
-        with PngRenderer() as renderer:  # Chromium starts now, while the figures are built
+        renderer = PngRenderer()  # Chromium starts now, while the figures are built
+        try:
             sel = select_directions(segments, flows)
             with stage("html"):
                 html_figs = build_figures(segments, flows, title, png=False, sel=sel, stalls=stalls)
@@ -70,8 +71,11 @@ def render_capture_figures(
                 del html_figs
             with stage("png_build"):
                 png_figs = build_figures(segments, flows, title, png=True, sel=sel, stalls=stalls)
-            with stage("png_render"):
-                renderer.render([png_figs[n] for n in names], tmps[len(names) :])
+        except BaseException:
+            renderer.close()
+            raise
+        with stage("png_render"):  # retried once with a new browser if this one hangs
+            write_pngs([png_figs[n] for n in names], tmps[len(names) :], renderer=renderer)
         for tmp, final in zip(tmps, finals, strict=True):
             tmp.replace(final)
     finally:

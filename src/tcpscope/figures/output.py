@@ -76,7 +76,7 @@ def png_specs(figs: list[go.Figure], paths: list[Path]) -> list[dict]:
     ]
 
 
-RENDER_TIMEOUT_S = 180.0  # generous: a 1.5M-packet capture renders in ~5 s
+RENDER_TIMEOUT_S = 60.0  # a 1.5M-packet capture renders in ~5 s; a hung browser is retried sooner
 
 
 class RenderTimeout(RuntimeError):
@@ -159,13 +159,16 @@ class PngRenderer:
         self.close()
 
 
-def write_pngs(figs: list[go.Figure], paths: list[Path]) -> None:
+def write_pngs(figs: list[go.Figure], paths: list[Path], renderer: PngRenderer | None = None) -> None:
     """Render all figures to PNG in ONE kaleido call (one browser start); one retry with a
-    fresh browser if the first stops answering."""
+    fresh browser if the first stops answering (kaleido hangs at random, rarely: its issues
+    #42, #110, #134). `renderer`, when given, is a browser already starting (it is used, and
+    closed, here)."""
+    first = renderer if renderer is not None else PngRenderer()
     try:
-        with PngRenderer() as r:
-            r.render(figs, paths)
+        with first as r:
+            r.render(figs, paths, timeout=RENDER_TIMEOUT_S)
     except RenderTimeout as exc:
         log.warning("%s; retrying once with a new browser", exc)
         with PngRenderer() as r:
-            r.render(figs, paths)
+            r.render(figs, paths, timeout=RENDER_TIMEOUT_S)

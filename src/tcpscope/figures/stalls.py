@@ -13,7 +13,7 @@ from tcpscope.figures.layout import empty, legend_name, title_block
 from tcpscope.figures.output import PngRenderer, tmp_path, write_html
 from tcpscope.figures.prep import Selection
 from tcpscope.figures.style import FONT, MARGIN_BOTTOM, MARGIN_TOP, PNG_WIDTH, esc
-from tcpscope.stalls import CAUSES
+from tcpscope.classes import CAUSES
 
 #: One colour per cause, by group: server causes purple, client causes green/olive,
 #: retransmission causes red/orange, delay blue, unknown grey.

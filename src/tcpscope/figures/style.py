@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from tcpscope.tcpstate import CLASS_NAMES
+from tcpscope.classes import CLASS_NAMES
 
 # Okabe-Ito palette (colour-blind safe); each class also gets its own marker symbol so the
 # figure still reads in grey scale.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from tcpscope.errors import TcpscopeError
-from tcpscope.tcpstate import CLASS_NAMES
+from tcpscope.classes import CLASS_NAMES
 
 KEY = ["src", "sport", "dst", "dport", "seq", "len", "ip_id"]
 CLASSES = CLASS_NAMES  # the classifier's classes, in its order
