@@ -10,7 +10,8 @@ rule scripts log (tcpscope.timing) and prints, per rule and per stage, the secon
 
 "Snakemake and scheduling" is the run's wall time minus the time some job was running: the DAG,
 job start-up by Snakemake and waiting between jobs. "startup" is each job's time from process
-start to its rule's main(): interpreter, Snakemake's script preamble and imports.
+start to its rule's main(): interpreter, Snakemake's script preamble and imports; "outside the
+script" is the rest of the job's benchmark time (Snakemake's job wrapper, process exit).
 """
 
 from __future__ import annotations
@@ -131,7 +132,10 @@ def main() -> int:
         inside = sum(s for name, s in parts if name != "startup")
         text = "  ".join(f"{name} {s:.1f}" for name, s in sorted(parts, key=lambda x: -x[1]))
         if main_s:
-            text += f"  (other in main {max(0.0, main_s - inside):.1f})"
+            text += f"  other in main {max(0.0, main_s - inside):.1f}"
+        startup = stages.get((rule, "startup"), 0.0)
+        if main_s or startup:
+            text += f"  outside the script {max(0.0, sum(secs) - startup - main_s):.1f}"
         print(f"{rule:<16} {len(secs):>4} {sum(secs):>7.1f} {sum(secs) / len(secs):>7.2f}   {text}")
     return 0
 

@@ -139,5 +139,8 @@ def assign_roles(df: pl.DataFrame, server: str | None = None, port: int | None =
             pl.when(pl.col("_b_addr") == server).then(1).when(pl.col("_a_addr") == server).then(-1).otherwise(vote)
         )
     per_flow = per_flow.select("flow_id", _a_is_client=vote == 1)
-    df = df.join(per_flow, on="flow_id", how="left")
-    return df.with_columns(from_client=pl.col("_a_is_src") == pl.col("_a_is_client")).drop("_a_is_client")
+    # flow ids are 0..n-1: a lookup by position instead of a join (which would copy every column)
+    a_is_client = np.zeros(int(per_flow["flow_id"].max()) + 1 if per_flow.height else 0, np.bool_)
+    a_is_client[per_flow["flow_id"].to_numpy()] = per_flow["_a_is_client"].fill_null(False).to_numpy()
+    from_client = df["_a_is_src"].to_numpy() == a_is_client[df["flow_id"].to_numpy()]
+    return df.with_columns(from_client=pl.Series(from_client, dtype=pl.Boolean))

@@ -225,7 +225,8 @@ def _opening_segments(
     from tcpscope.filtering import capture_bytes
 
     firsts = (
-        segments.filter(pl.col("len") > 0)
+        segments.select("frame", "len", "flow_id", "from_client")  # narrow first: no copy of the rest
+        .filter(pl.col("len") > 0)
         .group_by("flow_id", "from_client")
         .head(OPENING_SEGMENTS)
         .select(pl.col("frame").cast(pl.Int64))
