@@ -8,7 +8,7 @@ import polars as pl
 
 from tcpscope.figures import decimate
 from tcpscope.figures.decimate import Budget
-from tcpscope.figures.layout import empty, frame, legend_name, set_notes
+from tcpscope.figures.layout import empty, frame, legend_name, set_notes, yaxis_key
 from tcpscope.figures.prep import Selection, data_segments, receiver_packets
 from tcpscope.figures.style import INFLIGHT_COLOUR, RWND_COLOUR, esc
 from tcpscope.figures.traces import step_trace
@@ -99,7 +99,7 @@ def build_inflight(segments: pl.DataFrame, sel: Selection, title: str, budget: B
                 row=row,
                 col=1,
             )
-        fig.update_yaxes(range=[0, _y_top(top, win_top)], row=row, col=1)
+        fig.layout[yaxis_key(row)].range = [0, _y_top(top, win_top)]  # direct: no subplot search
     notes = (
         [f"lines reduced to first/last/min/max per time column ({budget.n_cols} columns)"]
         if decimated

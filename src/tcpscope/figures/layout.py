@@ -41,6 +41,11 @@ def set_notes(fig: go.Figure, sel: Selection, notes: list[str]) -> None:
         fig.layout.title.subtitle = {"text": esc(text), "font": {"size": 12, "color": "#555"}}
 
 
+def yaxis_key(row: int) -> str:
+    """Layout key of the y axis of subplot row `row` (1-based): yaxis, yaxis2, ..."""
+    return "yaxis" if row == 1 else f"yaxis{row}"
+
+
 def frame(kind: str, title: str, sel: Selection, y_title: str) -> go.Figure:
     """Empty subplot grid with shared x from 0 to the capture end and one legend per row."""
     n = len(sel.directions)
@@ -60,11 +65,10 @@ def frame(kind: str, title: str, sel: Selection, y_title: str) -> go.Figure:
     fig.update_xaxes(range=[0, t_end * 1.005], showticklabels=True, **AXIS_STYLE)
     fig.update_xaxes(title_text=TIME_TITLE, row=n, col=1)
     fig.update_yaxes(title_text=y_title, tickformat="~s", ticksuffix="B", exponentformat="SI", **AXIS_STYLE)
-    for ann in fig.layout.annotations:  # subplot titles: left-aligned, monospace-ish
-        ann.update(x=0.0, xanchor="left", font={"size": 13, "family": FONT})
+    fig.update_annotations(x=0.0, xanchor="left", font={"size": 13, "family": FONT})  # subplot titles
     legends = {}
     for i, d in enumerate(sel.directions, start=1):
-        dom = fig.layout[f"yaxis{'' if i == 1 else i}"].domain
+        dom = fig.layout[yaxis_key(i)].domain
         legends[legend_name(i)] = {
             "title": {"text": f"<b>{esc(d.short)}</b>"},
             "x": 1.01,

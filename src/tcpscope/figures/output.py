@@ -40,15 +40,16 @@ def tmp_path(final: Path) -> Path:
 
 def html_page(fig: go.Figure, name: str, page_title: str) -> str:
     """Full offline HTML page: plotly.js inlined, page title escaped."""
-    fig = go.Figure(fig)
-    fig.update_layout(width=None, autosize=True)
+    spec = fig.to_dict()  # a plain copy: go.Figure(fig) would validate every property again
+    spec["layout"].pop("width", None)
+    spec["layout"]["autosize"] = True
     div = pio.to_html(
-        fig,
+        spec,
         include_plotlyjs=True,
         full_html=False,
         config={**HTML_CONFIG, "toImageButtonOptions": {"format": "png", "filename": name}},
         default_width="100%",
-        default_height=f"{fig.layout.height}px",
+        default_height=f"{spec['layout'].get('height')}px",
         validate=False,
     )
     return PAGE.format(title=esc(page_title), div=div)

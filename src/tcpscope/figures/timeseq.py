@@ -8,7 +8,7 @@ import polars as pl
 
 from tcpscope.figures import decimate
 from tcpscope.figures.decimate import Budget
-from tcpscope.figures.layout import empty, frame, legend_name, set_notes
+from tcpscope.figures.layout import empty, frame, legend_name, set_notes, yaxis_key
 from tcpscope.figures.prep import Direction, Selection, data_segments, receiver_packets
 from tcpscope.figures.style import (
     ACK_COLOUR,
@@ -164,7 +164,7 @@ def build_timeseq(segments: pl.DataFrame, sel: Selection, title: str, budget: Bu
         lo = min([0.0] + [_num(b["lo"].min()) for _, _, b, _ in bars])
         top = max([1.0, _num(ack_pts["rel_ack"].max())] + [_num(b["hi"].max()) for _, _, b, _ in bars])
         y_range = _y_range(lo, top, _num(lim_pts["_lim"].max()))
-        fig.update_yaxes(range=y_range, row=row, col=1)
+        fig.layout[yaxis_key(row)].range = y_range  # direct: no subplot search
         min_bar = MIN_BAR_PX * (y_range[1] - y_range[0]) / _row_px(fig, row)
         _add_receiver_traces(fig, ack_pts, lim_pts, d, row, budget, common)
         for rank, cls, b, binned in bars:
