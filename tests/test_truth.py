@@ -25,18 +25,24 @@ import pytest
 from tcpscope.analysis import analyze
 from tcpscope.decode import decode_capture
 from tcpscope.lab.__main__ import main as lab_main
-from tcpscope.lab.score import Score, ScoreError, match, misclassified, pooled, score
+from tcpscope.lab.score import (
+    F1_CLASSES,
+    F1_MIN,
+    F1_MIN_SUPPORT,
+    LOSS_MIN_PACKETS,
+    LOSS_REL_TOL,
+    Score,
+    ScoreError,
+    match,
+    misclassified,
+    pooled,
+    score,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PCAP = ROOT / "pcap"
 TRUTH = ROOT / "tests" / "fixtures" / "truth"
 CAPTURES_TSV = ROOT / "config" / "captures.tsv"
-
-F1_MIN = 0.97
-F1_MIN_SUPPORT = 10
-F1_CLASSES = ("retransmission", "reordered", "spurious_retransmission")
-LOSS_REL_TOL = 0.05
-LOSS_MIN_PACKETS = 20
 
 # Bounds that fail today, each with the reason (misclassified frames and diagnosis); strict, so a
 # fix turns the xfail into a failure that asks for the entry to be removed. Keys: test case ids.
@@ -175,3 +181,16 @@ def test_score_cli_prints_the_three_tables(capsys: pytest.CaptureFixture[str]) -
     assert "confusion matrix" in out and "per-class scores" in out and "loss rate per flow direction" in out
     assert lab_main(["score", str(PCAP / "receive_picture.pcap"), str(TRUTH / "send_text.truth.parquet")]) == 1
     assert "match no data segment" in capsys.readouterr().err
+
+
+def test_verify_cli_checks_every_bound_on_the_fixtures(capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m tcpscope.lab verify` (what a regenerated seed is checked with) passes on the
+    committed fixtures and checks as many F1 bounds as the tests above, plus the pooled ones."""
+    assert lab_main(["verify", str(PCAP), "--truth", str(TRUTH)]) == 0
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if ln.startswith(("ok", "FAIL"))]
+    assert not [ln for ln in lines if ln.startswith("FAIL")]
+    f1 = [ln for ln in lines if " F1 " in ln and not ln.split()[1] == "pooled"]
+    assert len(f1) == len(_f1_cases())
+    assert sum(1 for ln in lines if ln.split()[1] == "pooled") == len(_pooled_classes())
+    assert sum(1 for ln in lines if " loss " in ln) == len(_loss_cases())

@@ -1,5 +1,5 @@
 """CLI: `python -m tcpscope.lab run SCENARIO --out DIR --seed N`, `make-bundled --out pcap/ --truth DIR --seed 1`,
-`score CAPTURE TRUTH [--device IP]`."""
+`score CAPTURE TRUTH [--device IP]`, `verify DIR [--truth DIR]` (the classification bounds on a set)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,33 @@ def score_main(capture: Path, truth: Path, device: str | None) -> int:
     return 0
 
 
+def verify_main(captures: Path, truth: Path, device: str) -> int:
+    """`verify`: score every capture of `captures` that has a truth file in `truth` and check the
+    bounds (tcpscope.lab.score: F1 per class and pooled, loss rate per flow direction); print
+    each check; exit 1 if any fails."""
+    from tcpscope.analysis import analyze
+    from tcpscope.decode import decode_capture
+    from tcpscope.lab.score import bound_checks, pooled, pooled_checks, score
+
+    checks, matched = [], []
+    names = sorted(p.name.removesuffix(".truth.parquet") for p in truth.glob("*.truth.parquet"))
+    names = [n for n in names if (captures / f"{n}.pcap").is_file()]
+    if not names:
+        print(f"error: no capture in {captures} has a truth file in {truth}", file=sys.stderr)
+        return 2
+    for n in names:
+        an = analyze(decode_capture(captures / f"{n}.pcap").packets, device=device)
+        s = score(an.segments, pl.read_parquet(truth / f"{n}.truth.parquet"), an.flows)
+        matched.append(s.matched)
+        checks += bound_checks(n, s)
+    checks += pooled_checks(pooled(matched))
+    for c in checks:
+        print(f"{'ok  ' if c.ok else 'FAIL'} {c.capture:<22} {c.bound:<58} {c.detail}")
+    failed = [c for c in checks if not c.ok]
+    print(f"{len(checks) - len(failed)} of {len(checks)} bounds hold on {len(names)} captures")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run."""
     ap = argparse.ArgumentParser(prog="python -m tcpscope.lab")
@@ -75,7 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     sc.add_argument("capture", type=Path)
     sc.add_argument("truth", type=Path)
     sc.add_argument("--device", default=CLIENT_IP, help=f"device IP (default {CLIENT_IP})")
+    v = sub.add_parser("verify", help="check the F1 and loss-rate bounds on a set of captures and truth files")
+    v.add_argument("captures", type=Path, help="directory of <name>.pcap (e.g. the --out of make-bundled)")
+    v.add_argument("--truth", type=Path, default=None, help="directory of <name>.truth.parquet (default: captures)")
+    v.add_argument("--device", default=CLIENT_IP, help=f"device IP (default {CLIENT_IP})")
     a = ap.parse_args(argv)
+    if a.cmd == "verify":
+        return verify_main(a.captures, a.truth or a.captures, a.device)
     if a.cmd == "score":
         return score_main(a.capture, a.truth, a.device)
     if a.cmd == "list":

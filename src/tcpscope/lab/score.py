@@ -200,6 +200,51 @@ def pooled(matched: list[pl.DataFrame]) -> Score:
     return Score(matched=m, confusion=confusion(m), classes=class_scores(m))
 
 
+# The bounds the classification must meet against the truth (issue "ground-truth lab"; tests/test_truth.py
+# asserts them on the committed fixtures, `python -m tcpscope.lab verify DIR` on any regenerated set).
+F1_MIN = 0.97  # per class and capture, and pooled
+F1_MIN_SUPPORT = 10  # ... wherever the class has at least this many true members
+F1_CLASSES = ("retransmission", "reordered", "spurious_retransmission")
+LOSS_REL_TOL = 0.05  # per flow direction with true loss and at least LOSS_MIN_PACKETS data packets
+LOSS_MIN_PACKETS = 20  # (and exactly 0 wherever the truth has no loss, whatever the size)
+
+
+@dataclass
+class Check:
+    """One bound on one capture (or on the pool): what, whether it held, and the figures."""
+
+    capture: str
+    bound: str
+    ok: bool
+    detail: str
+
+
+def bound_checks(name: str, s: Score) -> list[Check]:
+    """Every bound that applies to one capture's score (F1 per class, loss rate per flow direction)."""
+    out = []
+    for r in s.classes.filter(pl.col("class").is_in(F1_CLASSES) & (pl.col("support") >= F1_MIN_SUPPORT)).iter_rows(
+        named=True
+    ):
+        out.append(Check(name, f"F1 {r['class']}", r["f1"] >= F1_MIN, f"F1 {r['f1']:.3f} (support {r['support']})"))
+    for r in (s.loss if s.loss is not None else pl.DataFrame()).iter_rows(named=True):
+        where = f"flow {r['flow_id']} {r['src']}:{r['sport']}>{r['dst']}:{r['dport']}"
+        got = f"{r['retransmission']} vs {r['truth_retransmission']} true retransmissions of {r['truth_data_packets']}"
+        if r["truth_retransmission"] == 0:
+            out.append(Check(name, f"loss 0 {where}", r["retransmission"] == 0 and not r["loss_rate"], got))
+        elif r["truth_data_packets"] >= LOSS_MIN_PACKETS:
+            ok = r["rel_err"] is not None and r["rel_err"] <= LOSS_REL_TOL
+            err = "n/a" if r["rel_err"] is None else f"{r['rel_err']:.3f}"
+            out.append(Check(name, f"loss {where}", ok, f"{got}; relative error {err}"))
+    return out
+
+
+def pooled_checks(p: Score) -> list[Check]:
+    """The pooled F1 bounds."""
+    rows = p.classes.filter(pl.col("class").is_in(F1_CLASSES) & (pl.col("support") >= F1_MIN_SUPPORT))
+    return [Check("pooled", f"F1 {r['class']}", r["f1"] >= F1_MIN, f"F1 {r['f1']:.3f} (support {r['support']})")
+            for r in rows.iter_rows(named=True)]
+
+
 def misclassified(matched: pl.DataFrame) -> pl.DataFrame:
     """The matched rows whose prediction differs from the truth, in frame order."""
     return matched.filter(pl.col("truth") != pl.col("pred"))
