@@ -142,6 +142,52 @@ def test_receiver_side_reordering_loss_and_duplicates(timestamps: bool, ip_ids: 
     assert down["loss_rate"] == pytest.approx(1 / counted)
 
 
+def _lost_tail_at_receiver(next_gap: float | None = None, client_sends: bool = False) -> Conn:
+    """Client-side capture of a short download whose last segment is lost upstream: the server
+    numbers its packets 1, 2, 3 (IP ID), the lost one's ID never shows, and its re-send comes
+    0.3 s later (RTO) starting exactly at the next byte expected. `next_gap`: new data follows the
+    re-send after that many seconds; `client_sends`: the client sends data meanwhile (so the
+    missing ID may have been the server's ACK of it)."""
+    c = Conn(Endpoint(PHONE, 53698, 7), Endpoint(SERVER, 443, 4_294_960_000))
+    t = c.handshake(2.0, rtt=0.05)
+    srv = c.server
+    for k in range(6):
+        c.send(t + 0.03 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        if k % 2:
+            c.send(t + 0.0305 + 0.001 * k, c.client, 1, rel_ack=1 + (k + 1) * MSS)
+    srv.ip_id += 1  # segment 7 (bytes 6 MSS .. 7 MSS) leaves the server and is lost
+    srv.ts += 1
+    if client_sends:
+        c.send(t + 0.1, c.client, 1, 100, rel_ack=1 + 6 * MSS)
+    c.send(t + 0.336, srv, 1 + 6 * MSS, MSS, rel_ack=101 if client_sends else 1)  # the RTO re-send
+    if next_gap is not None:
+        c.send(t + 0.336 + next_gap, srv, 1 + 7 * MSS, MSS, rel_ack=101 if client_sends else 1)
+    return c
+
+
+def test_receiver_side_lost_tail_is_a_retransmission() -> None:
+    """No copy of the re-sent bytes ever shows at the receiver's side: only the gap in the
+    sender's IP IDs and the quiet before the re-send tell it was not new (docs/classification.md)."""
+    a = analyze(frame(_lost_tail_at_receiver()), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 6 + ["retransmission"]
+    down = a.flows.filter(pl.col("sender") == "server").row(0, named=True)
+    assert down["vantage"] == "client" and down["n_retransmission"] == 1
+    assert down["loss_rate"] == pytest.approx(1 / 7)
+
+
+@pytest.mark.parametrize(
+    "next_gap, client_sends",
+    [(0.001, False), (None, True)],
+    ids=["new-data-right-behind", "client-sent-data-meanwhile"],
+)
+def test_receiver_side_id_gap_without_a_lost_tail_is_new(next_gap: float | None, client_sends: bool) -> None:
+    """The same ID gap is no loss when new data follows at once (the sender was not waiting on a
+    timer) or when the missing packet may have been the server's ACK of the client's data."""
+    a = analyze(frame(_lost_tail_at_receiver(next_gap, client_sends)), device=PHONE)
+    classes = _classes(a.segments, SERVER)
+    assert classes == ["new"] * len(classes)
+
+
 def test_sequence_wraparound_is_unwrapped() -> None:
     c = Conn(Endpoint(PHONE, 40000, 2**32 - 2500), Endpoint(SERVER, 80, 10))
     t = c.handshake(0.0, rtt=0.02)

@@ -32,6 +32,10 @@ def _side_traits(df: pl.DataFrame) -> pl.DataFrame:
     return df.group_by(["flow_id", "from_client"]).agg(
         ipid_seq=((d > 0) & (d < 1024)).mean().fill_null(0) >= 0.8,
         ipid_varies=ipid.n_unique() > 1,
+        # a per-connection counter (Linux, DF set): consecutive packets differ by exactly 1, so a
+        # gap is a packet of this side the capture point never saw (tcpstate: lost tail re-sends)
+        # (at most one step in ten, or a single one, is not +1: the packets the capture did not see)
+        ipid_step1=((d != 1).sum() <= pl.max_horizontal(pl.lit(1.0), 0.1 * pl.len())) & (pl.len() >= 4),
         ts_ok=(tsv.is_not_null().mean() >= 0.9) & ((dts >= 0).mean().fill_null(0) >= 0.9),
     )
 
@@ -104,6 +108,7 @@ def _run_kernel(df: pl.DataFrame, sides: pl.DataFrame, rtt_hint: np.ndarray) -> 
         per_side("ipid_seq"),
         per_side("ipid_varies"),
         per_side("ts_ok"),
+        per_side("ipid_step1"),
         rtt_hint,
     )
 

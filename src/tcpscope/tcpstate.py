@@ -105,6 +105,35 @@ def _original(q: np.ndarray, qh: np.int64, qt: np.int64, rel_seq: np.ndarray, s:
     return -1
 
 
+MAX_IPID_GAP = 64  # more missing IDs than this is not a few lost segments (counter jump, other stack)
+
+
+@njit(cache=True)
+def _lost_original(
+    sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, has_ack: bool, ack: np.int64,
+    p_ack: np.int64, t: float, p_t: float, o_data_t: float, min_rtt: float,
+) -> bool:
+    """At the receiver's side, is this in-order segment the re-send of an original lost upstream?
+
+    The sender numbers its packets 1, 2, 3 (ipid_step1) and some are missing just before this one.
+    They were not ACKs: this segment acknowledges nothing new, and the receiver side sent no data
+    since the sender's previous packet (nothing to ACK, no duplicate ACKs). They were not new data
+    either: those would leave a sequence hole, and this segment starts exactly at the next byte
+    expected. So a missing packet carried these bytes, and this is its re-send, sent at least a
+    round trip later (RTO or tail-loss probe). Without this rule a lost last segment (a chat
+    message, a transfer's tail) looks new at the receiver's side: no duplicate ever shows."""
+    if sender_side or not step1 or ipid < 0 or p_ipid < 0 or not has_ack or p_ack < 0 or ack != p_ack:
+        return False
+    missing = ((ipid - p_ipid) & 0xFFFF) - 1
+    if missing < 1 or missing > MAX_IPID_GAP:
+        return False
+    if o_data_t > p_t:
+        return False
+    # a timer fired: at least a round trip, and never less than DEFAULT_RTT_S (Linux's smallest
+    # tail-loss probe timeout is 10 ms; it also keeps a coarse capture clock from passing this test)
+    return t - p_t >= max(min_rtt if np.isfinite(min_rtt) else 0.0, DEFAULT_RTT_S)
+
+
 @njit(cache=True)
 def _mark_spurious(cls: np.ndarray, passed: np.ndarray, row: np.int64, orig: np.int64) -> None:
     """A needless re-send; if its original had been passed by a later segment, it was reordered."""
@@ -135,6 +164,7 @@ def walk_flows(
     ipid_seq: np.ndarray,  # bool[2 * n_flows]: IP IDs increase per packet (usable for order)
     ipid_varies: np.ndarray,  # bool[2 * n_flows]: IP IDs differ between packets (dup test)
     ts_ok: np.ndarray,  # bool[2 * n_flows]: TSvals present and usable for order
+    ipid_step1: np.ndarray,  # bool[2 * n_flows]: IP IDs count up by exactly 1 per packet of the side
     rtt_hint: np.ndarray,  # float64[n_flows]: handshake RTT in s, NaN if unknown
 ):
     """Classify data segments, compute bytes in flight and RTT samples for every flow."""
@@ -177,6 +207,13 @@ def walk_flows(
         ts_seen = np.full((2, _CACHE), -1, dtype=np.int64)
         ts_time = np.full((2, _CACHE), np.nan)
         ts_outstanding = np.zeros((2, _CACHE), dtype=np.bool_)
+        # per side: IP ID, ACK and time of its packet with the highest IP ID so far (a reordered
+        # packet's lower ID is no gap); time of its last data segment
+        prev_ipid = np.full(2, -1, dtype=np.int64)
+        prev_ack = np.full(2, -1, dtype=np.int64)
+        prev_t = np.full(2, np.nan)
+        last_data_t = np.full(2, -np.inf)
+        lone = np.full(2, -1, dtype=np.int64)  # a _lost_original re-send awaiting the next data
         for i in range(a, b):
             d = side[i]
             o = 1 - d
@@ -186,6 +223,14 @@ def walk_flows(
             ln = plen[i]
             e = s + ln
             fl = flags[i]
+            p_ipid, p_ack, p_t = prev_ipid[d], prev_ack[d], prev_t[d]
+            if ipid[i] >= 0 and (p_ipid < 0 or _s16(ipid[i] - p_ipid) > 0):
+                prev_ipid[d] = ipid[i]
+                prev_ack[d] = rel_ack[i] if has_ack[i] else -1
+                prev_t[d] = t[i]
+            o_data_t = last_data_t[o]
+            if ln > 0:
+                last_data_t[d] = t[i]
             if max_end[d] == np.iinfo(np.int64).min:
                 # first packet of this side: everything before it counts as seen
                 max_end[d] = s + (1 if (fl & SYN) != 0 else 0)
@@ -335,6 +380,14 @@ def walk_flows(
                     # only an ACK that leaves the peer with data outstanding clocks out data at once
                     ts_outstanding[d, h] = has_ack[i] and max_end[o] > rel_ack[i]
             # ---- this packet as data
+            if ln > 0 and lone[d] >= 0:
+                # a timer re-send leaves the sender waiting for its ACK: new data right behind it
+                # means the missing IDs were something else (a coarse clock, another connection)
+                r = lone[d]
+                wait = max(min_rtt[d] if np.isfinite(min_rtt[d]) else 0.0, DEFAULT_RTT_S)
+                if s >= max_end[d] and t[i] - t[r] < wait:
+                    cls[r] = NEW
+                lone[d] = -1
             if (fl & (SYN | RST)) != 0 and ln == 0:
                 continue
             if ln == 0:
@@ -347,6 +400,12 @@ def walk_flows(
                 cls[i] = KEEPALIVE
             elif s >= max_end[d]:
                 cls[i] = NEW
+                if s == max_end[d] and _lost_original(
+                    sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, t[i], p_t,
+                    o_data_t, min_rtt[d],
+                ):
+                    cls[i] = RETRANSMISSION  # its original never reached the capture point
+                    lone[d] = i
                 # PAWS at the receiver's side: discarded on arrival, its bytes stay a hole
                 top = e if _paws_discards(sender_vantage[k], ts_ok[k], tsval[i], ts_echo[d]) else s
                 if top > max_end[d]:
