@@ -14,6 +14,10 @@ from tcpscope.flowstats import flow_table
 
 Direction = Literal["up", "down", "auto"]
 
+# share of the handshake-placed connections that must agree on the capture point before the
+# connections without a handshake are placed there too (else: from their own RTT samples)
+CONSENSUS = 0.9
+
 
 @dataclass
 class Analysis:
@@ -168,6 +172,11 @@ def analyze(
     hs = handshake.handshakes(df, n_flows)
     sides = _side_traits(df)
     sides = sides.join(hs.select("flow_id", "_near_client"), on="flow_id", how="left")
+    # a connection without a handshake was most likely captured where the capture's others were:
+    # take their (near-unanimous) vote before guessing from its own, often few, RTT samples
+    known = hs["_near_client"].drop_nulls()
+    if known.len() and (known.mean() >= CONSENSUS or known.mean() <= 1 - CONSENSUS):
+        sides = sides.with_columns(pl.col("_near_client").fill_null(bool(known.mean() >= 0.5)))
     from_device_side = (
         df.group_by(["flow_id", "from_client"]).agg(_dev=(pl.col("src") == device).any() if device else pl.lit(None))
     )

@@ -390,6 +390,19 @@ def walk_flows(
                 lone[d] = -1
             if (fl & (SYN | RST)) != 0 and ln == 0:
                 continue
+            if ln == 0 and (fl & FIN) != 0:
+                # the FIN takes a sequence number: one that arrives before the last data leaves a
+                # hole, so that data fills it (reordered, or re-sent) like any hole filler
+                if s > max_end[d]:
+                    if nholes[d] == holes[d].shape[0]:
+                        holes[d] = _grow(holes[d])
+                    holes[d][nholes[d], 0] = max_end[d]
+                    holes[d][nholes[d], 1] = s
+                    holes[d][nholes[d], 2] = i
+                    nholes[d] += 1
+                if s >= max_end[d]:
+                    max_end[d] = s + 1
+                continue
             if ln == 0:
                 if (fl & FIN) == 0 and s == una[d] - 1 and max_end[d] <= una[d]:
                     cls[i] = WINDOW_PROBE if peer_win[d] == 0 else KEEPALIVE

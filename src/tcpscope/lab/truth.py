@@ -2,8 +2,8 @@
 
 Every data transmission the relay saw gets one label from the log alone:
 `retransmission` / `spurious_retransmission` when it re-sends bytes sent before (needed or not),
-`reordered` when it is a first transmission delivered after a later-sent data segment of its flow
-direction, `new` otherwise. Captured packets are matched to log rows by identity and occurrence.
+`reordered` when it is a first transmission delivered after a later-sent segment (data or FIN) of its
+flow direction that starts higher, `new` otherwise. Captured packets are matched to log rows by identity and occurrence.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def _paws_accepted(pkts: pl.DataFrame, isn: int) -> dict[int, bool]:
     section 5.3, as Linux applies it: discard when TS.Recent - TSval > 1): a segment held back
     in the network whose TSval is older than what the receiver has since recorded from the
     left edge is thrown away on arrival, so it was not delivered. TS.Recent is taken from
-    segments at or below the receiver's next expected sequence number (RFC 7323 section 4.3).
+    segments that start at or below the receiver's next expected sequence number and reach it
+    (RFC 7323 section 4.3; an old duplicate wholly below it is dropped before, as Linux does).
     """
     fwd = pkts.filter((pl.col("action") == "forward") & pl.col("t_out_ns").is_not_null()).sort("t_out_ns")
     rel = _unwrap([isn, *fwd["seq"].to_list()])[1:]
@@ -97,7 +98,9 @@ def _paws_accepted(pkts: pl.DataFrame, isn: int) -> dict[int, bool]:
         accepted[idx] = True
         if rcv_nxt is None:
             rcv_nxt = a
-        if a <= rcv_nxt and tsval is not None:
+        if a <= rcv_nxt <= a + ln and tsval is not None:
+            # only a segment reaching the left edge: Linux drops one wholly below it (an old
+            # duplicate: tcp_sequence() fails) before TS.Recent is touched
             ts_recent = tsval
         if ln > 0:
             ooo.add(a, a + ln)
@@ -131,14 +134,21 @@ def label_log(log: pl.DataFrame) -> pl.DataFrame:
         fwd = [a == "forward" and accepted.get(x, False) for a, x in zip(g["action"].to_list(), g["idx"].to_list())]
         tout = g["t_out_ns"].to_list()
         n = len(seqs)
-        # reordered (RFC 4737, adapted to a byte stream): delivered after a data segment that
-        # was sent later AND starts higher; a later re-send of older bytes opens no hole
+        # reordered (RFC 4737, adapted to a byte stream): delivered after a segment that was sent
+        # later AND starts higher (data, or a FIN: it takes a sequence number too, and the receiver
+        # sees the hole it leaves); a later re-send of older bytes opens no hole
+        seqd = direction.filter((pl.col("len") > 0) | ((pl.col("flags") & 0x01) != 0))
+        o_idx = seqd["idx"].to_list()
+        o_rel = _unwrap([isn, *seqd["seq"].to_list()])[1:]
+        o_tout = seqd["t_out_ns"].to_list()
+        o_fwd = [a == "forward" and accepted.get(x, False) for a, x in zip(seqd["action"].to_list(), o_idx)]
+        idx = g["idx"].to_list()
         overtaken = [False] * n
         for i in range(n):
             if not fwd[i] or tout[i] is None:
                 continue
-            for j in range(i + 1, n):
-                if fwd[j] and tout[j] is not None and tout[j] < tout[i] and rel[j] > rel[i]:
+            for j in range(bisect_left(o_idx, idx[i] + 1), len(o_idx)):
+                if o_fwd[j] and o_tout[j] is not None and o_tout[j] < tout[i] and o_rel[j] > rel[i]:
                     overtaken[i] = True
                     break
         sent, delivered = Ranges(), Ranges()
