@@ -188,9 +188,17 @@ def test_bundled_send_video_blackout_rto() -> None:
 
 
 def test_bundled_receive_video_zero_window() -> None:
-    _, st = _analyse(PCAP / "receive_video.pcap")
+    """The phone stops reading for 1.5 s: its window stays under one segment for most of that
+    (how long depends on when the buffer fills), and the zero-window stalls cover that time, less
+    the gaps below the stall threshold between the sender's window probes."""
+    an, st = _analyse(PCAP / "receive_video.pcap")
+    mss = an.segments.filter(~pl.col("from_client"))["len"].max()
+    acks = an.segments.filter(pl.col("from_client") & pl.col("win_bytes").is_not_null()).sort("t")
+    closed = acks.with_columns(until=pl.col("t").shift(-1)).filter(pl.col("win_bytes") < mss)
+    zero_s = (closed["until"] - closed["t"]).sum()  # time the phone offered less than a segment
     zw = st.filter(pl.col("cause") == "zero_window")
-    assert zw.height >= 1 and zw["duration_s"].sum() > 1.0
+    assert 0.5 < zero_s < 1.6
+    assert zw.height >= 1 and 0.8 * zero_s <= zw["duration_s"].sum() <= zero_s + 0.01
 
 
 def test_bundled_chat_idle_gaps() -> None:
@@ -273,10 +281,25 @@ LOSS_CAUSES = {
 }
 
 
+# Captures where a stall's cause rests on a segment no rule can classify from that capture point;
+# strict xfails, so a fix asks for the entry to be removed.
+KNOWN_CAUSES = {
+    "send_text.server": (
+        "frame 27, the server's second timer re-send of a chat reply: the first re-send (frame 24) "
+        "delivered the bytes, but the phone's ACKs of it and of the re-send were lost in the "
+        "scenario's upstream burst; the one D-SACK that arrives (frame 29) answers the third re-send, "
+        "so the second looks needed (retransmission) though it was spurious (docs/classification.md)"
+    ),
+}
+
+
 @pytest.mark.parametrize(
     "pcap",
-    sorted(PCAP.glob("*.pcap")) + sorted(FIX.glob("*.pcap")),
-    ids=lambda p: p.stem,
+    [
+        pytest.param(p, id=p.stem, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_CAUSES[p.stem])]
+                     if p.stem in KNOWN_CAUSES else [])
+        for p in sorted(PCAP.glob("*.pcap")) + sorted(FIX.glob("*.pcap"))
+    ],
 )
 def test_causes_agree_with_relay_truth(pcap: Path) -> None:
     """Every lab capture: a stall blamed on a loss ends with a true retransmission (or a re-sent

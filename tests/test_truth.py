@@ -1,7 +1,7 @@
 """tcpscope's segment classes against the lab's ground truth (docs/lab.md, `tcpscope.lab.score`).
 
-For every bundled capture with a truth file (client vantage) and for `send_picture.server.pcap`
-(server vantage), with the real decoder and analysis:
+For every bundled capture with a truth file, at the client vantage (`NAME.pcap`) and at the server
+vantage (`NAME.server.pcap`), with the real decoder and analysis:
 
 * per-class F1 >= 0.97 for `retransmission`, `reordered` and `spurious_retransmission` wherever
   the class has at least 10 true members in that capture; the same on all captures pooled;
@@ -63,7 +63,7 @@ def _devices() -> dict[str, str]:
 
 
 def _names() -> list[str]:
-    """Every bundled capture that has a truth file (client-vantage ones, then send_picture.server)."""
+    """Every bundled capture that has a truth file (client and server vantage points)."""
     return sorted(p.name.removesuffix(".truth.parquet") for p in TRUTH.glob("*.truth.parquet")
                   if (PCAP / (p.name.removesuffix(".truth.parquet") + ".pcap")).exists())
 
@@ -101,8 +101,10 @@ def _why(s: Score, cls: str) -> str:
 
 
 def test_bundled_captures_have_truth() -> None:
-    assert "send_picture.server" in NAMES
-    assert len(NAMES) >= 9
+    """Every bundled scenario at both vantage points: the phone's side and the server's."""
+    clients = [n for n in NAMES if not n.endswith(".server")]
+    assert len(clients) >= 8
+    assert sorted(n for n in NAMES if n.endswith(".server")) == sorted(f"{n}.server" for n in clients)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -234,15 +234,17 @@ def _cause(
     m_x = max(mss[x], DEFAULT_MSS)
     m_d = max(mss[d], DEFAULT_MSS)
     small_x = SMALL_WINDOW_SEGMENTS * m_x
-    # 1. data unavailable: the server sends new data after a gap in which it had nothing outstanding
-    #    (answering a request late, or pushing when it had something): the server had nothing to send
-    if x == 1 and is_new and out[1] == 0 and (tail[1] or max_end[1] < 0 or last_data_side == 0):
-        return DATA_UNAVAILABLE, G_SERVER
-    # 2. zero receive window: the held-up stream's receiver offered less than one segment (exactly
-    #    zero when the window scale is unknown: no handshake, so the raw field is all there is)
+    # 1. zero receive window: the held-up stream's receiver offered less than one segment (exactly
+    #    zero when the window scale is unknown: no handshake, so the raw field is all there is).
+    #    Before 'data unavailable' (tapo's first rule): a sender facing a window under one MSS
+    #    waits (RFC 9293 3.8.6.2.1, sender-side silly window avoidance) whatever data it has
     limit = m_d if scaled else 1
     if c == _PROBE or (wnd[d] >= 0 and wnd[d] < limit and not is_retx):
         return ZERO_WINDOW, (G_CLIENT if d == 1 else G_SERVER)
+    # 2. data unavailable: the server sends new data after a gap in which it had nothing outstanding
+    #    (answering a request late, or pushing when it had something): the server had nothing to send
+    if x == 1 and is_new and out[1] == 0 and (tail[1] or max_end[1] < 0 or last_data_side == 0):
+        return DATA_UNAVAILABLE, G_SERVER
     # the handshake: a re-sent SYN or SYN/ACK (the first was lost), or a late first SYN/ACK
     if fl & _SYN:
         if is_retx:

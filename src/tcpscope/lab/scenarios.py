@@ -29,7 +29,7 @@ class Scenario:
     port: str = ""
     direction: str = ""
     note: str = ""
-    server_capture: bool = False  # make-bundled also captures at the server vantage
+    server_capture: bool = True  # make-bundled also captures at the server vantage
     bundled: bool = True  # make-bundled makes it (False: a test fixture, tests/fixtures/stalls/)
     host: str = ""  # captures.tsv host-name pattern (matched against SNI / HTTP Host)
 
@@ -87,8 +87,7 @@ def scenarios() -> dict[str, Scenario]:
                  _chat_pre(),
                  [_chat([["send", 80], ["sleep", 3500], ["send", 200]]),
                   _bulk("upload", MEDIA, 8080, 350_000, start_ms=300)],
-                 MEDIA, "8080", "up", "350 kB upload with Gilbert-Elliott burst loss; chat around it",
-                 server_capture=True),
+                 MEDIA, "8080", "up", "350 kB upload with Gilbert-Elliott burst loss; chat around it"),
         Scenario("receive_picture", wifi(3000), wifi(8000, loss=0.02, ge_enter=0.008, ge_exit=0.4, ge_loss=0.6),
                  _chat_pre(),
                  [_chat([["pull", 1, 150, 0]]),
