@@ -19,6 +19,15 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/sizing.smk"
 
 
+# tiny table jobs run where Snakemake runs, not as cluster jobs (each would wait in the queue
+# longer than it runs); the decode, analysis and figure jobs go to the executor
+localrules:
+    all,
+    capture_metrics,
+    metrics,
+    index,
+
+
 rule all:
     default_target: True
     input:

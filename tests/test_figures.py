@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tcpscope.figures import build_figures, figure_names, render_capture_figures
+from tcpscope.figures import SEGMENT_COLUMNS, build_figures, figure_names, render_capture_figures
 from tcpscope.figures.style import PNG_WIDTH, figure_height, row_weights
 from tcpscope.tcpstate import CLASS_NAMES
 
@@ -326,6 +326,24 @@ def bar_top(tr) -> float:
 
 def test_figure_names() -> None:
     assert figure_names() == ["timeseq", "inflight"]
+
+
+@pytest.mark.parametrize("name", ["send_video", "receive_video", "download_moments"])
+def test_segment_columns_are_all_the_figures_read(name: str) -> None:
+    """The figure jobs read only SEGMENT_COLUMNS from segments.parquet: the figures built from
+    them are the same as from the whole table."""
+    from tcpscope.analysis import analyze
+    from tcpscope.decode import decode_capture
+    from tcpscope.stalls import detect_stalls
+
+    pcap = Path(__file__).resolve().parents[1] / "pcap" / f"{name}.pcap"
+    if not pcap.is_file():
+        pytest.skip(f"bundled capture {pcap.name} not present")
+    a = analyze(decode_capture(pcap).packets, device="192.168.2.2")
+    st = detect_stalls(a.segments, a.flows)
+    full = {k: f.to_json() for k, f in build_figures(a.segments, a.flows, name, png=True, stalls=st).items()}
+    narrow = build_figures(a.segments.select(SEGMENT_COLUMNS), a.flows, name, png=True, stalls=st)
+    assert {k: f.to_json() for k, f in narrow.items()} == full
 
 
 def test_synthetic_capture_follows_schema() -> None:

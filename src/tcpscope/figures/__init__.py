@@ -16,7 +16,14 @@ from tcpscope.figures.stalls import add_stall_layer
 from tcpscope.figures.timeseq import build_timeseq
 from tcpscope.timing import stage
 
-__all__ = ["build_figures", "figure_names", "render_capture_figures"]
+__all__ = ["SEGMENT_COLUMNS", "build_figures", "figure_names", "render_capture_figures"]
+
+# the `segments` columns the figures read: reading only these from segments.parquet keeps a
+# figure job's memory and time small on large captures (tests/test_figures.py checks the list)
+SEGMENT_COLUMNS = (
+    "frame", "t", "flow_id", "from_client", "src", "sport", "dst", "dport", "rel_seq", "len", "seg_class",
+    "rel_ack", "win_bytes", "inflight",
+)
 
 Builder = Callable[[pl.DataFrame, Selection, str, Budget], go.Figure]
 _BUILDERS: dict[str, tuple[Builder, str]] = {
