@@ -14,30 +14,16 @@ none where the class has a segment: docs/figures.md).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-GNU_TIME = "/usr/bin/time"
+from benchtools import timed
+
 MARKED = ("retransmission", "spurious_retransmission", "reordered")
-
-
-def run(cmd: list[str]) -> tuple[float, float]:
-    """Run cmd; (wall seconds, peak RSS MB or nan without GNU time)."""
-    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
-        timed = os.access(GNU_TIME, os.X_OK)
-        full = [GNU_TIME, "-f", "%M", "-o", rss.name, *cmd] if timed else cmd
-        t0 = time.perf_counter()
-        r = subprocess.run(full, capture_output=True, text=True)
-        wall = time.perf_counter() - t0
-        if r.returncode != 0:
-            sys.exit(f"figure_speed: {' '.join(cmd)} failed:\n{r.stderr[-3000:]}")
-        return wall, (int(rss.read().split()[-1]) / 1024 if timed else float("nan"))
 
 
 def marks_kept(out: Path) -> tuple[int, int]:
@@ -65,7 +51,7 @@ def main() -> int:
     cli = [sys.executable, "-m", "tcpscope.cli"]
     with tempfile.TemporaryDirectory(prefix="tcpscope-figbench-") as tmp:
         out_all = Path(tmp) / "all"
-        run([*cli, "analyze", str(args.capture), "-o", str(out_all)])
+        timed([*cli, "analyze", str(args.capture), "-o", str(out_all)])
         import polars as pl
 
         total = pl.scan_parquet(out_all / "segments.parquet").select(pl.len()).collect().item()
@@ -78,10 +64,10 @@ def main() -> int:
                 subprocess.run(["tcpdump", "-r", str(args.capture), "-c", str(int(total * frac)), "-w", str(cap)],
                                check=True, capture_output=True)
                 out = Path(tmp) / f"part{frac}"
-                run([*cli, "analyze", str(cap), "-o", str(out)])
+                timed([*cli, "analyze", str(cap), "-o", str(out)])
             walls, peak = [], 0.0
             for _ in range(args.runs):
-                w, r = run([*cli, "figures", str(out)])
+                w, r = timed([*cli, "figures", str(out)])
                 walls.append(w)
                 peak = max(peak, r)
             figs = out / "figures"

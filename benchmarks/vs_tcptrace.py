@@ -13,36 +13,14 @@ numba cache is warmed by one untimed run first (a fresh install compiles once, ~
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-GNU_TIME = "/usr/bin/time"
-
-
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """Run `cmd` to completion; (wall seconds, peak RSS MB of that command).
-
-    The peak comes from GNU time (Debian package `time`) when installed: a child forked from
-    this Python process would inherit its resident pages into ru_maxrss. Without it, the figure
-    is an upper bound that includes this (small, stdlib-only) process.
-    """
-    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
-        full = [GNU_TIME, "-f", "%M", "-o", rss.name, *cmd] if os.access(GNU_TIME, os.X_OK) else cmd
-        t0 = time.perf_counter()
-        r = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wall = time.perf_counter() - t0
-        if r.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed with {r.returncode}: {r.stderr[-2000:]}")
-        if full is cmd:
-            return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        return wall, int(rss.read().split()[-1]) / 1024
+from benchtools import timed
 
 
 def packets(capture: Path) -> int:

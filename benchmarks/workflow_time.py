@@ -52,15 +52,25 @@ def snakemake(work: Path, *args: str) -> float:
     return wall
 
 
-def job_seconds(results: Path) -> dict[str, list[float]]:
-    """Wall seconds of every job, by rule, from the benchmark files."""
-    out: dict[str, list[float]] = defaultdict(list)
+def read_jobs(results: Path) -> list[tuple[str | None, float, float]]:
+    """(rule, wall seconds, end time) of every job, from its benchmark file (read once): the file is
+    written when the job ends, so its mtime is the end."""
+    jobs = []
     for path in results.rglob("*.benchmark.tsv"):
         m = BENCH.search(path.as_posix())
         with open(path, newline="") as fh:
             rows = list(csv.DictReader(fh, delimiter="\t"))
-        if m and rows:
-            out[m.group(1)].append(float(rows[0]["s"]))
+        if rows:
+            jobs.append((m.group(1) if m else None, float(rows[0]["s"]), path.stat().st_mtime))
+    return jobs
+
+
+def job_seconds(jobs: list[tuple[str | None, float, float]]) -> dict[str, list[float]]:
+    """Wall seconds of every job, by rule."""
+    out: dict[str, list[float]] = defaultdict(list)
+    for rule, secs, _ in jobs:
+        if rule is not None:
+            out[rule].append(secs)
     return out
 
 
@@ -73,28 +83,16 @@ def stage_seconds(results: Path) -> dict[tuple[str, str], float]:
     return out
 
 
-def busy_seconds(results: Path) -> float:
-    """Time during which at least one job ran (union of [start, end] from the log files' mtimes
-    and the benchmark durations)."""
-    spans = []
-    for path in results.rglob("*.benchmark.tsv"):
-        with open(path, newline="") as fh:
-            rows = list(csv.DictReader(fh, delimiter="\t"))
-        if rows:
-            end = path.stat().st_mtime
-            spans.append((end - float(rows[0]["s"]), end))
-    spans.sort()
-    busy, cur_s, cur_e = 0.0, None, None
-    for s, e in spans:
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                busy += cur_e - cur_s
-            cur_s, cur_e = s, e
+def busy_seconds(jobs: list[tuple[str | None, float, float]]) -> float:
+    """Time during which at least one job ran: the length of the union of the jobs' [start, end]."""
+    busy, cur_s, cur_e = 0.0, 0.0, None
+    for start, end in sorted((end - secs, end) for _, secs, end in jobs):
+        if cur_e is None or start > cur_e:
+            busy += 0.0 if cur_e is None else cur_e - cur_s
+            cur_s, cur_e = start, end
         else:
-            cur_e = max(cur_e, e)
-    if cur_e is not None:
-        busy += cur_e - cur_s
-    return busy
+            cur_e = max(cur_e, end)
+    return busy + (0.0 if cur_e is None else cur_e - cur_s)
 
 
 def main() -> int:
@@ -115,9 +113,10 @@ def main() -> int:
         dry = snakemake(work, "-n", "--quiet")
         wall = snakemake(work, "--cores", str(args.cores))
         results = work / "results"
-        jobs = job_seconds(results)
+        found = read_jobs(results)
+        jobs = job_seconds(found)
         stages = stage_seconds(results)
-        busy = busy_seconds(results)
+        busy = busy_seconds(found)
     finally:
         if tmp is not None:
             tmp.cleanup()

@@ -67,15 +67,24 @@ def _vantage_from_samples(segs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _side_index(df: pl.DataFrame) -> np.ndarray:
+    """Per row: its connection side's index, 2 x flow_id (+1 for the server's side)."""
+    return (df["flow_id"].cast(pl.Int64) * 2 + (~df["from_client"]).cast(pl.Int64)).to_numpy()
+
+
+def _per_side(sides: pl.DataFrame, col: str, n_flows: int) -> np.ndarray:
+    """A boolean column of `sides` as an array indexed by _side_index (False where missing)."""
+    out = np.zeros(2 * n_flows, dtype=np.bool_)
+    out[_side_index(sides)] = sides[col].fill_null(False).to_numpy()
+    return out
+
+
 def _run_kernel(df: pl.DataFrame, sides: pl.DataFrame, rtt_hint: np.ndarray) -> tuple[np.ndarray, ...]:
     """Call the compiled state walk on flow-sorted rows; `sides` holds per-side parameters."""
     n_flows = rtt_hint.shape[0]
-    idx = (sides["flow_id"].cast(pl.Int64) * 2 + (~sides["from_client"]).cast(pl.Int64)).to_numpy()
 
     def per_side(col: str) -> np.ndarray:
-        out = np.zeros(2 * n_flows, dtype=np.bool_)
-        out[idx] = sides[col].fill_null(False).to_numpy()
-        return out
+        return _per_side(sides, col, n_flows)
 
     counts = df.group_by("flow_id").len().sort("flow_id")["len"].to_numpy()
     starts = np.zeros(n_flows + 1, dtype=np.int64)
@@ -129,19 +138,12 @@ ADDED_COLUMNS = (
 )
 
 
-def _time_ordered(packets: pl.DataFrame) -> pl.DataFrame:
-    """Packets sorted by timestamp, ties in file order (most captures already are: then no copy)."""
-    ts = packets["ts_ns"].to_numpy()
-    if ts.shape[0] < 2 or bool((ts[1:] >= ts[:-1]).all()):
-        return packets
-    return packets[np.argsort(ts, kind="stable")]
-
-
-def _flow_order(flow_id: np.ndarray) -> np.ndarray | None:
-    """Row order grouping the connections (time order within each); None when rows already are."""
-    if flow_id.shape[0] < 2 or bool((flow_id[1:] >= flow_id[:-1]).all()):
+def _stable_order(keys: np.ndarray) -> np.ndarray | None:
+    """Row order sorting `keys`, ties in their present order; None when they already are sorted
+    (most captures are in time order, and many hold one connection: then no copy at all)."""
+    if keys.shape[0] < 2 or bool((keys[1:] >= keys[:-1]).all()):
         return None
-    return np.argsort(flow_id, kind="stable")
+    return np.argsort(keys, kind="stable")
 
 
 def analyze(
@@ -160,12 +162,13 @@ def analyze(
     `t` (default: the first packet's timestamp); a shard of a capture (`tcpscope.shard`)
     passes the whole capture's, so its times equal those of the unsplit analysis.
     """
-    base = _time_ordered(packets)
+    by_time = _stable_order(packets["ts_ns"].to_numpy())
+    base = packets if by_time is None else packets[by_time]
     t0 = t0_ns if t0_ns is not None else (base["ts_ns"].min() if base.height else 0)
     df = base.select(WORK_COLUMNS).with_columns(t=(pl.col("ts_ns") - t0).cast(pl.Float64) / 1e9)
     df = flowmod.assign_flows(df)
     df = flowmod.assign_roles(df, server=server, port=port)
-    by_flow = _flow_order(df["flow_id"].to_numpy())
+    by_flow = _stable_order(df["flow_id"].to_numpy())  # connections grouped, time order within
     df = seqspace.relative_numbers(df if by_flow is None else df[by_flow])
 
     n_flows = int(df["flow_id"].max()) + 1 if df.height else 0
@@ -209,12 +212,8 @@ def analyze(
         seg_class=pl.when(cls_s >= 0).then(names.gather(cls_s.clip(0, len(names) - 1))),
         inflight=pl.when(pl.Series(inflight) >= 0).then(pl.Series(inflight)),
     )
-    vantage = np.zeros(2 * n_flows, dtype=np.bool_)
-    vantage[(sides["flow_id"].cast(pl.Int64) * 2 + (~sides["from_client"]).cast(pl.Int64)).to_numpy()] = (
-        sides["_sender_vantage"].fill_null(False).to_numpy()
-    )
-    side = (df["flow_id"].cast(pl.Int64) * 2 + (~df["from_client"]).cast(pl.Int64)).to_numpy()
-    df = df.with_columns(_sender_vantage=pl.Series(vantage[side]) if df.height else pl.lit(False))
+    vantage = _per_side(sides, "_sender_vantage", n_flows)
+    df = df.with_columns(_sender_vantage=pl.Series(vantage[_side_index(df)]) if df.height else pl.lit(False))
     df = df.with_columns(
         rtt_ms=pl.when(pl.col("_sender_vantage")).then(pl.col("_rtt_ack")).otherwise(pl.col("_rtt_echo")) * 1e3,
         from_device=(pl.col("src") == device) if device else pl.lit(None, pl.Boolean),

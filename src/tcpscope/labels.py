@@ -239,8 +239,8 @@ def _opening_segments(
     try:
         lay = decode_layers(capture)
         rows = firsts - 1
-        if not opens_like_hello(lay, rows).any():
-            return None, firsts
+        if hello_frames is None and not opens_like_hello(lay, rows).any():
+            return None, firsts  # (with hello_frames this was answered above)
         data, fmt = capture_bytes(lay, rows)
     except Exception as exc:  # noqa: BLE001 - any problem: let tshark read the whole file
         log.debug("labels: whole capture to tshark (%r)", exc)

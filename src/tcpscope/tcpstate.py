@@ -57,6 +57,17 @@ def _grow(a: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
+def _push_hole(holes: np.ndarray, n: np.int64, lo: np.int64, hi: np.int64, row: np.int64) -> np.ndarray:
+    """Write the hole [lo, hi) opened by `row` at index n (growing the array when full); the array."""
+    if n == holes.shape[0]:
+        holes = _grow(holes)
+    holes[n, 0] = lo
+    holes[n, 1] = hi
+    holes[n, 2] = row
+    return holes
+
+
+@njit(cache=True)
 def _sent_before(
     tsval: np.int64, ipid: np.int64, t: float, o_tsval: np.int64, o_ipid: np.int64, o_t: float,
     ts_ok: bool, ipid_ok: bool, thr: float,
@@ -394,11 +405,7 @@ def walk_flows(
                 # the FIN takes a sequence number: one that arrives before the last data leaves a
                 # hole, so that data fills it (reordered, or re-sent) like any hole filler
                 if s > max_end[d]:
-                    if nholes[d] == holes[d].shape[0]:
-                        holes[d] = _grow(holes[d])
-                    holes[d][nholes[d], 0] = max_end[d]
-                    holes[d][nholes[d], 1] = s
-                    holes[d][nholes[d], 2] = i
+                    holes[d] = _push_hole(holes[d], nholes[d], max_end[d], s, i)
                     nholes[d] += 1
                 if s >= max_end[d]:
                     max_end[d] = s + 1
@@ -422,11 +429,7 @@ def walk_flows(
                 # PAWS at the receiver's side: discarded on arrival, its bytes stay a hole
                 top = e if _paws_discards(sender_vantage[k], ts_ok[k], tsval[i], ts_echo[d]) else s
                 if top > max_end[d]:
-                    if nholes[d] == holes[d].shape[0]:
-                        holes[d] = _grow(holes[d])
-                    holes[d][nholes[d], 0] = max_end[d]
-                    holes[d][nholes[d], 1] = top
-                    holes[d][nholes[d], 2] = i
+                    holes[d] = _push_hole(holes[d], nholes[d], max_end[d], top, i)
                     nholes[d] += 1
             else:
                 # below the highest sequence seen: duplicate, hole filler or re-send
