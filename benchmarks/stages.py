@@ -21,6 +21,7 @@ import time
 
 T0 = time.perf_counter()
 from tcpscope import pipeline  # noqa: E402 - timed: this is the import cost
+from tcpscope.memory import return_freed_memory  # noqa: E402
 
 T_IMPORT = time.perf_counter() - T0
 
@@ -43,6 +44,7 @@ def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
+    return_freed_memory()  # as the CLI and the rule scripts do
     handler = _Stages()
     log = logging.getLogger("tcpscope.timing")
     log.addHandler(handler)

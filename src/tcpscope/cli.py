@@ -12,6 +12,7 @@ import polars as pl
 
 from tcpscope import __version__
 from tcpscope.errors import TcpscopeError
+from tcpscope.memory import return_freed_memory
 
 
 def _ip(text: str) -> str:
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run a subcommand; a known error is one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
+    return_freed_memory()  # peak RSS: freed per-packet columns leave the process (tcpscope.memory)
     try:
         return args.func(args)
     except TcpscopeError as e:

@@ -31,7 +31,8 @@ def analyze_capture(
 ) -> Analysis:
     """Decode `capture`, analyse it and write OUTPUTS into `out_dir` (each atomically).
 
-    capture.json is written last, so its presence means the Parquet files are complete.
+    capture.json is written last (and one left by an earlier run is removed first), so its
+    presence means the Parquet files beside it are complete and from this run.
     flows carry the TLS/HTTP labels of `tcpscope.labels` (null with labels=False, or
     without tshark: then a warning in capture.json says why); `host` (a glob such as `*.qpic.cn`)
     keeps in `matched` only the connections whose SNI or HTTP Host matches it.
@@ -41,6 +42,8 @@ def analyze_capture(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # a capture.json from an earlier run would vouch for the tables this run is about to replace
+    (out / "capture.json").unlink(missing_ok=True)
     if decoded is None:
         with stage("decode"):
             decoded = decode_capture(capture)

@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Callable
 
 from tcpscope.errors import TcpscopeError
+from tcpscope.memory import return_freed_memory
 from tcpscope.timing import log_startup, stage
 
 
@@ -23,6 +24,7 @@ def run(main: Callable[[], None], log_path: str) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
         sys.stdout = sys.stderr = log
         log_startup()
+        return_freed_memory()  # peak RSS: freed per-packet columns leave the process (tcpscope.memory)
         try:
             with stage("main"):
                 main()
