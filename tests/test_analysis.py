@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from packetgen import FIN, SYN, Conn, Endpoint, frame
+from packetgen import FIN, RST, SYN, Conn, Endpoint, frame
 from tcpscope.analysis import analyze
 
 PHONE, SERVER = "192.168.2.2", "203.0.113.10"
@@ -186,6 +186,50 @@ def test_receiver_side_id_gap_without_a_lost_tail_is_new(next_gap: float | None,
     a = analyze(frame(_lost_tail_at_receiver(next_gap, client_sends)), device=PHONE)
     classes = _classes(a.segments, SERVER)
     assert classes == ["new"] * len(classes)
+
+
+def _resend_after_pure_ack(overtaken: bool) -> Conn:
+    """Client-side capture of a download whose 4th segment never shows. The server's next packet is
+    a pure ACK (of the client's request) whose sequence number, the server's SND.NXT, is past the
+    missing bytes. `overtaken=False`: the segment was lost and is re-sent 0.3 s later; True: it was
+    only delayed, and arrives 5 ms after the ACK that was sent after it (lower IP ID and TSval)."""
+    c = Conn(Endpoint(PHONE, 53700, 11), Endpoint(SERVER, 443, 900_000))
+    t = c.handshake(3.0, rtt=0.05)
+    srv = c.server
+    for k in range(3):
+        c.send(t + 0.03 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+    srv.ip_id += 1  # the 4th segment leaves the server: ID and TSval taken
+    srv.ts += 1
+    lost_id, lost_ts = srv.ip_id, srv.ts
+    c.send(t + 0.05, c.client, 1, 100, rel_ack=1 + 3 * MSS)
+    c.send(t + 0.1, srv, 1 + 4 * MSS, rel_ack=101)  # pure ACK: seq is SND.NXT, past the 4th segment
+    if overtaken:
+        c.send(t + 0.105, srv, 1 + 3 * MSS, MSS, rel_ack=1, ip_id=lost_id, tsval=lost_ts)
+    else:
+        c.send(t + 0.4, srv, 1 + 3 * MSS, MSS, rel_ack=101)  # the RTO re-send
+    return c
+
+
+@pytest.mark.parametrize("overtaken, expected", [(False, "retransmission"), (True, "new")],
+                         ids=["lost-and-re-sent", "overtaken-by-the-ack"])
+def test_pure_ack_sequence_number_shows_bytes_sent(overtaken: bool, expected: str) -> None:
+    """A pure ACK above the bytes seen opens a hole (docs/classification.md): the segment that fills
+    it is a re-send when sent after that ACK; one sent before is `new`, not `reordered` (no byte
+    stream gap for the receiving TCP). The IP IDs have no gap right before the re-send, so the
+    lost-tail rule cannot find it."""
+    a = analyze(frame(_resend_after_pure_ack(overtaken)), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 3 + [expected]
+
+
+def test_kernel_resets_with_ip_id_zero_keep_the_lost_tail_rule() -> None:
+    """Resets Linux sends for a socket that is gone carry IP ID 0, not the connection's counter:
+    two of them at the end must not make the side's IDs look unusable for the lost-tail rule."""
+    c = _lost_tail_at_receiver()
+    t = c.rows[-1]["ts_ns"] / 1e9
+    for k in range(2):
+        c.send(t + 1.0 + k, c.server, 1 + 7 * MSS, flags=RST, ip_id=0)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 6 + ["retransmission"]
 
 
 def test_sequence_wraparound_is_unwrapped() -> None:

@@ -10,6 +10,7 @@ import polars as pl
 
 from tcpscope import flows as flowmod
 from tcpscope import handshake, seqspace, tcpstate
+from tcpscope.flows import RST
 from tcpscope.flowstats import flow_table
 
 Direction = Literal["up", "down", "auto"]
@@ -33,13 +34,17 @@ def _side_traits(df: pl.DataFrame) -> pl.DataFrame:
     d = ((ipid.diff() + 0x8000) % 0x10000) - 0x8000
     tsv = pl.col("opt_tsval").cast(pl.Int64)
     dts = ((tsv.diff() + (1 << 31)) % (1 << 32)) - (1 << 31)
+    # a reset for a socket that is gone comes from the kernel, not the connection's counter
+    # (Linux sends it with IP ID 0): it says nothing about how the side numbers its packets
+    own = (pl.col("flags") & RST) == 0
+    d_own = ((ipid.filter(own).diff() + 0x8000) % 0x10000) - 0x8000
     return df.group_by(["flow_id", "from_client"]).agg(
         ipid_seq=((d > 0) & (d < 1024)).mean().fill_null(0) >= 0.8,
         ipid_varies=ipid.n_unique() > 1,
         # a per-connection counter (Linux, DF set): consecutive packets differ by exactly 1, so a
         # gap is a packet of this side the capture point never saw (tcpstate: lost tail re-sends)
         # (at most one step in ten, or a single one, is not +1: the packets the capture did not see)
-        ipid_step1=((d != 1).sum() <= pl.max_horizontal(pl.lit(1.0), 0.1 * pl.len())) & (pl.len() >= 4),
+        ipid_step1=((d_own != 1).sum() <= pl.max_horizontal(pl.lit(1.0), 0.1 * own.sum())) & (own.sum() >= 4),
         ts_ok=(tsv.is_not_null().mean() >= 0.9) & ((dts >= 0).mean().fill_null(0) >= 0.9),
     )
 

@@ -413,6 +413,13 @@ def walk_flows(
             if ln == 0:
                 if (fl & FIN) == 0 and s == una[d] - 1 and max_end[d] <= una[d]:
                     cls[i] = WINDOW_PROBE if peer_win[d] == 0 else KEEPALIVE
+                elif s > max_end[d]:
+                    # a pure ACK carries its sender's SND.NXT: the bytes below it were sent and
+                    # the capture point has not seen them (lost upstream, or still on the way);
+                    # they leave a hole, and what fills it is classified like any hole filler
+                    holes[d] = _push_hole(holes[d], nholes[d], max_end[d], s, i)
+                    nholes[d] += 1
+                    max_end[d] = s
                 continue
             if ln <= 1 and peer_win[d] == 0 and s >= una[d] - 1:
                 cls[i] = WINDOW_PROBE
@@ -481,7 +488,15 @@ def walk_flows(
                         before = _sent_before(
                             tsval[i], ipid[i], t[i], tsval[filler], ipid[filler], t[filler], ts_ok[k], ipid_seq[k], thr
                         )
-                        cls[i] = REORDERED if before else RETRANSMISSION
+                        if not before:
+                            cls[i] = RETRANSMISSION
+                        elif plen[filler] > 0 or (flags[filler] & FIN) != 0:
+                            cls[i] = REORDERED
+                        else:
+                            # overtaken only by a pure ACK: the receiving TCP saw no gap in its
+                            # byte stream, so this is not reordering (RFC 4737 counts packets
+                            # that carry sequence space)
+                            cls[i] = NEW
                     elif sender_vantage[k] and e <= una[d]:
                         cls[i] = SPURIOUS  # the peer had already acknowledged these bytes
                     elif sender_vantage[k]:
