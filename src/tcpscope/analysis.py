@@ -28,16 +28,22 @@ class Analysis:
     flows: pl.DataFrame
 
 
+def _step(x: pl.Expr, modulus: int) -> pl.Expr:
+    """Difference from the previous row of a counter that wraps at `modulus`, in [-modulus/2, modulus/2)."""
+    half = modulus // 2
+    return ((x.diff() + half) % modulus) - half
+
+
 def _side_traits(df: pl.DataFrame) -> pl.DataFrame:
     """Per flow and side: are IP IDs sequential / varying, are TCP timestamps usable for order?"""
     ipid = pl.col("ip_id").cast(pl.Int64)
-    d = ((ipid.diff() + 0x8000) % 0x10000) - 0x8000
+    d = _step(ipid, 1 << 16)
     tsv = pl.col("opt_tsval").cast(pl.Int64)
-    dts = ((tsv.diff() + (1 << 31)) % (1 << 32)) - (1 << 31)
+    dts = _step(tsv, 1 << 32)
     # a reset for a socket that is gone comes from the kernel, not the connection's counter
     # (Linux sends it with IP ID 0): it says nothing about how the side numbers its packets
     own = (pl.col("flags") & RST) == 0
-    d_own = ((ipid.filter(own).diff() + 0x8000) % 0x10000) - 0x8000
+    d_own = _step(ipid.filter(own), 1 << 16)
     return df.group_by(["flow_id", "from_client"]).agg(
         ipid_seq=((d > 0) & (d < 1024)).mean().fill_null(0) >= 0.8,
         ipid_varies=ipid.n_unique() > 1,

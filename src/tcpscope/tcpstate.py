@@ -401,25 +401,20 @@ def walk_flows(
                 lone[d] = -1
             if (fl & (SYN | RST)) != 0 and ln == 0:
                 continue
-            if ln == 0 and (fl & FIN) != 0:
-                # the FIN takes a sequence number: one that arrives before the last data leaves a
-                # hole, so that data fills it (reordered, or re-sent) like any hole filler
-                if s > max_end[d]:
-                    holes[d] = _push_hole(holes[d], nholes[d], max_end[d], s, i)
-                    nholes[d] += 1
-                if s >= max_end[d]:
-                    max_end[d] = s + 1
-                continue
             if ln == 0:
-                if (fl & FIN) == 0 and s == una[d] - 1 and max_end[d] <= una[d]:
+                fin = (fl & FIN) != 0
+                if not fin and s == una[d] - 1 and max_end[d] <= una[d]:
                     cls[i] = WINDOW_PROBE if peer_win[d] == 0 else KEEPALIVE
                 elif s > max_end[d]:
-                    # a pure ACK carries its sender's SND.NXT: the bytes below it were sent and
-                    # the capture point has not seen them (lost upstream, or still on the way);
-                    # they leave a hole, and what fills it is classified like any hole filler
+                    # a FIN or a pure ACK carries its sender's next sequence number (SND.NXT):
+                    # bytes below it were sent that the capture point has not seen (lost
+                    # upstream, or still on the way); they leave a hole, and what fills it is
+                    # classified like any hole filler (re-sent, or reordered behind a FIN)
                     holes[d] = _push_hole(holes[d], nholes[d], max_end[d], s, i)
                     nholes[d] += 1
                     max_end[d] = s
+                if fin and s >= max_end[d]:
+                    max_end[d] = s + 1  # the FIN takes a sequence number
                 continue
             if ln <= 1 and peer_win[d] == 0 and s >= una[d] - 1:
                 cls[i] = WINDOW_PROBE
