@@ -188,6 +188,31 @@ def test_receiver_side_id_gap_without_a_lost_tail_is_new(next_gap: float | None,
     assert classes == ["new"] * len(classes)
 
 
+@pytest.mark.parametrize(
+    "missing, wait, expected",
+    [(1, 0.3, "retransmission"), (1, 0.04, "retransmission"), (35, 0.3, "retransmission"), (35, 0.04, "new")],
+    ids=["one-rto", "one-probe", "blackout-rto", "shared-counter"],
+)
+def test_lost_tail_ids_on_a_lossy_path(missing: int, wait: float, expected: str) -> None:
+    """The server's IP IDs skip three times on the way (packets lost upstream: 3 of its 19 steps
+    are not +1), so the counter is still its own. A tail re-sent 40 ms after the previous packet
+    is a loss probe, sent for one lost segment: 35 IDs missing before it are other traffic on a
+    counter the server shares (a segment held by Nagle), not losses; after an RTO they may be."""
+    c = Conn(Endpoint(PHONE, 53730, 19), Endpoint(SERVER, 443, 4_000_000))
+    t = c.handshake(5.0, rtt=0.02)
+    srv = c.server
+    for k in range(16):
+        if k in (3, 8, 12):
+            srv.ip_id += 1  # a packet of the server the capture point never saw
+        c.send(t + 0.01 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        if k % 2:
+            c.send(t + 0.0105 + 0.001 * k, c.client, 1, rel_ack=1 + (k + 1) * MSS)
+    srv.ip_id += missing
+    c.send(t + 0.025 + wait, srv, 1 + 16 * MSS, 500, rel_ack=1)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 16 + [expected]
+
+
 def _resend_after_pure_ack(overtaken: bool) -> Conn:
     """Client-side capture of a download whose 4th segment never shows. The server's next packet is
     a pure ACK (of the client's request) whose sequence number, the server's SND.NXT, is past the
@@ -230,6 +255,144 @@ def test_kernel_resets_with_ip_id_zero_keep_the_lost_tail_rule() -> None:
         c.send(t + 1.0 + k, c.server, 1 + 7 * MSS, flags=RST, ip_id=0)
     a = analyze(frame(c), device=PHONE)
     assert _classes(a.segments, SERVER) == ["new"] * 6 + ["retransmission"]
+
+
+def _timer_resends_at_server(tlp_arrives: bool, client_data_unseen: bool) -> Conn:
+    """Server-side capture of a chat reply lost on its way to the phone and re-sent three times
+    (tail-loss probe, RTO, RTO). The phone answers every copy that reaches it, but those answers
+    are lost upstream (its IP IDs count them); one D-SACK, for the last copy, arrives.
+    `tlp_arrives`: the probe delivered the reply (so the first RTO re-send was needless) or was lost
+    too (the first RTO re-send delivered it); `client_data_unseen`: the phone also sent a new
+    message that was lost (its D-SACK's sequence number is past it)."""
+    c = Conn(Endpoint(PHONE, 53710, 13), Endpoint(SERVER, 443, 700_000))
+    t = c.handshake(4.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    c.send(t + 0.1, cli, 1, 100, rel_ack=1)  # the phone's message
+    c.send(t + 0.1005, srv, 1, 29, rel_ack=101)  # the reply (lost)
+    c.send(t + 0.35, srv, 1, 29, rel_ack=101)  # tail-loss probe
+    c.send(t + 0.38, cli, 1, 100, rel_ack=1)  # the phone re-sends its message: it heard nothing
+    c.send(t + 0.3805, srv, 30, rel_ack=101, sack=[(1, 101)])  # the server's D-SACK of it
+    c.send(t + 0.65, srv, 1, 29, rel_ack=101)  # RTO
+    c.send(t + 1.2, srv, 1, 29, rel_ack=101)  # RTO again
+    cli.ip_id += 2 if tlp_arrives else 1  # the phone's answers to the copies that reached it: lost
+    seq = 101
+    if client_data_unseen:
+        cli.ip_id += 1  # its next message (100 bytes, one packet), lost too
+        seq = 201
+    c.send(t + 1.25, cli, seq, rel_ack=30, sack=[(1, 30)])  # D-SACK for the last copy
+    return c
+
+
+@pytest.mark.parametrize("client_data_unseen", [False, True], ids=["acks-only", "and-a-lost-message"])
+@pytest.mark.parametrize(
+    "tlp_arrives, expected",
+    [(True, ["new", "retransmission", "spurious_retransmission", "spurious_retransmission"]),
+     (False, ["new", "retransmission", "retransmission", "spurious_retransmission"])],
+    ids=["probe-delivered", "probe-lost"],
+)
+def test_receiver_ip_ids_count_the_copies_that_arrived(
+    tlp_arrives: bool, client_data_unseen: bool, expected: list[str]
+) -> None:
+    """One D-SACK answers the last of three re-sends; the phone's missing IP IDs say how many
+    copies before it drew an answer. Two answers for two copies: both arrived, so the probe
+    delivered the bytes and the first RTO re-send was needless. One answer for two copies: which
+    one arrived is unknown, and the re-send stays a retransmission (docs/classification.md)."""
+    a = analyze(frame(_timer_resends_at_server(tlp_arrives, client_data_unseen)), device=PHONE)
+    assert set(a.flows["vantage"]) == {"server"}
+    assert _classes(a.segments, SERVER) == expected
+
+
+@pytest.mark.parametrize("dsack, expected", [(True, "spurious_retransmission"), (False, "new")],
+                         ids=["answered-with-a-dsack", "answered-with-an-ack"])
+def test_receiver_dsack_shows_a_copy_from_before_the_capture(dsack: bool, expected: str) -> None:
+    """Phone-side capture of a chat whose handshake came before the capture started. The first
+    packet is the server's re-send of a message the phone already had (its ACK was lost): the phone
+    answers at once with a D-SACK for those bytes, so the copy was needless. A plain ACK leaves it new."""
+    c = Conn(Endpoint(PHONE, 53720, 17), Endpoint(SERVER, 443, 300_000))
+    c.send(10.0, c.server, 1, 255, rel_ack=1)
+    c.send(10.00004, c.client, 1, rel_ack=256, sack=[(1, 256)] if dsack else None)
+    c.send(10.5, c.client, 1, 90, rel_ack=256)
+    c.send(10.55, c.server, 256, 29, rel_ack=91)
+    c.send(10.5501, c.client, 91, rel_ack=285)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == [expected, "new"]
+
+
+@pytest.mark.parametrize("original_arrives, expected", [(True, "spurious_retransmission"), (False, "retransmission")],
+                         ids=["original-delivered", "original-lost"])
+def test_receiver_data_after_lost_answers(original_arrives: bool, expected: str) -> None:
+    """Server-side capture: the server's chat reply is re-sent once by its RTO, and the first packet
+    of the phone that shows up is its next message, which acknowledges the reply and echoes the
+    re-send's TSval (Linux takes TS.Recent from a duplicate at the window's left edge, so Eifel
+    cannot tell). Two phone IDs missing before it: both copies were answered, both arrived, the
+    re-send was needless. One missing: only one copy arrived, which one is unknown."""
+    c = Conn(Endpoint(PHONE, 53740, 23), Endpoint(SERVER, 443, 600_000))
+    t = c.handshake(6.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    for k in range(4):  # earlier messages, answered and acknowledged (the phone's IDs count by 1)
+        c.send(t + k, cli, 1 + 100 * k, 100, rel_ack=1 + 29 * k)
+        c.send(t + k + 0.0005, srv, 1 + 29 * k, 29, rel_ack=101 + 100 * k)
+        c.send(t + k + 0.05, cli, 101 + 100 * k, rel_ack=30 + 29 * k)
+    t += 4
+    c.send(t + 0.1, cli, 401, 100, rel_ack=117)
+    c.send(t + 0.1005, srv, 117, 29, rel_ack=501)  # the reply
+    c.send(t + 0.35, srv, 117, 29, rel_ack=501)  # its RTO re-send
+    cli.ip_id += 2 if original_arrives else 1  # the phone's answers, lost upstream
+    c.send(t + 0.6, cli, 501, 50, rel_ack=146)  # its next message
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 5 + [expected]
+
+
+def test_paws_discarded_resend_stays_a_resend() -> None:
+    """Phone-side capture of a download with two holes. The server re-sends the higher hole's bytes
+    first, then the lower's; the lower re-send overtakes the other on the way and fills the left
+    edge, so the phone's TS.Recent passes the first re-send's TSval and PAWS discards it (RFC 7323
+    5.3). It was still a re-send of lost bytes, not new; the next copy fills the hole."""
+    c = Conn(Endpoint(PHONE, 53750, 29), Endpoint(SERVER, 443, 800_000))
+    t = c.handshake(7.0, rtt=0.05)
+    srv = c.server
+    for k in range(16):  # enough packets that one TSval step back leaves timestamps usable for order
+        if k in (2, 5):
+            srv.ip_id += 1  # lost upstream
+            srv.ts += 1
+            continue
+        c.send(t + 0.03 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        c.send(t + 0.0305 + 0.001 * k, c.client, 1, rel_ack=1 + min(k + 1, 2) * MSS)
+    high_id, high_ts = srv.ip_id + 1, srv.ts + 1  # the higher hole's re-send, sent first
+    srv.ip_id += 1
+    srv.ts += 5
+    c.send(t + 0.2, srv, 1 + 2 * MSS, MSS, rel_ack=1)  # the lower hole's re-send, arriving first
+    c.send(t + 0.2005, c.client, 1, rel_ack=1 + 5 * MSS)  # echoes its TSval: TS.Recent moves on
+    c.send(t + 0.201, srv, 1 + 5 * MSS, MSS, rel_ack=1, ip_id=high_id, tsval=high_ts)  # PAWS drops it
+    c.send(t + 0.2015, c.client, 1, rel_ack=1 + 5 * MSS)
+    c.send(t + 0.5, srv, 1 + 5 * MSS, MSS, rel_ack=1)  # the next copy
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 14 + ["retransmission"] * 3
+
+
+def test_new_data_a_round_trip_after_a_lost_tail_resend() -> None:
+    """F-RTO (RFC 5682): after an RTO re-send the sender's answer to its ACK is new data, a round
+    trip later at the receiver's side. That is no sign that the missing IDs were something else."""
+    a = analyze(frame(_lost_tail_at_receiver(next_gap=0.045)), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 6 + ["retransmission", "new"]
+
+
+def test_eifel_after_a_delayed_ack_of_two_resends() -> None:
+    """Phone-side capture of an upload: segments 3 and 4 lost, re-sent back to back, and one
+    (delayed) ACK covers both, echoing the first re-send's TSval (RFC 7323 3.4). That echo is older
+    than the second re-send's TSval, yet the second re-send was needed."""
+    c = Conn(Endpoint(PHONE, 53760, 31), Endpoint(SERVER, 443, 900_000))
+    t = c.handshake(8.0, rtt=0.1)
+    for k in range(10):
+        c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
+    c.send(t + 0.1, c.server, 1, rel_ack=1 + 2 * MSS)
+    for k in range(5, 11):
+        c.send(t + 0.1 + 0.001 * k, c.server, 1, rel_ack=1 + 2 * MSS, sack=[(1 + 4 * MSS, 1 + k * MSS)])
+    first = c.send(t + 0.12, c.client, 1 + 2 * MSS, MSS, rel_ack=1)
+    c.send(t + 0.1201, c.client, 1 + 3 * MSS, MSS, rel_ack=1)
+    c.send(t + 0.221, c.server, 1, rel_ack=1 + 10 * MSS, tsecr=first["opt_tsval"])
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 10 + ["retransmission"] * 2
 
 
 def test_sequence_wraparound_is_unwrapped() -> None:

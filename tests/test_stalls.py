@@ -281,24 +281,10 @@ LOSS_CAUSES = {
 }
 
 
-# Captures where a stall's cause rests on a segment no rule can classify from that capture point;
-# strict xfails, so a fix asks for the entry to be removed.
-KNOWN_CAUSES = {
-    "send_text.server": (
-        "frame 27, the server's second timer re-send of a chat reply: the first re-send (frame 24) "
-        "delivered the bytes, but the phone's ACKs of it and of the re-send were lost in the "
-        "scenario's upstream burst; the one D-SACK that arrives (frame 29) answers the third re-send, "
-        "so the second looks needed (retransmission) though it was spurious (docs/classification.md)"
-    ),
-}
-
-
 @pytest.mark.parametrize(
     "pcap",
     [
-        pytest.param(p, id=p.stem, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_CAUSES[p.stem])]
-                     if p.stem in KNOWN_CAUSES else [])
-        for p in sorted(PCAP.glob("*.pcap")) + sorted(FIX.glob("*.pcap"))
+        pytest.param(p, id=p.stem) for p in sorted(PCAP.glob("*.pcap")) + sorted(FIX.glob("*.pcap"))
     ],
 )
 def test_causes_agree_with_relay_truth(pcap: Path) -> None:

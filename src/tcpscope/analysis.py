@@ -48,9 +48,15 @@ def _side_traits(df: pl.DataFrame) -> pl.DataFrame:
         ipid_seq=((d > 0) & (d < 1024)).mean().fill_null(0) >= 0.8,
         ipid_varies=ipid.n_unique() > 1,
         # a per-connection counter (Linux, DF set): consecutive packets differ by exactly 1, so a
-        # gap is a packet of this side the capture point never saw (tcpstate: lost tail re-sends)
-        # (at most one step in ten, or a single one, is not +1: the packets the capture did not see)
-        ipid_step1=((d_own != 1).sum() <= pl.max_horizontal(pl.lit(1.0), 0.1 * own.sum())) & (own.sum() >= 4),
+        # gap is a packet of this side the capture point never saw (tcpstate: lost tail re-sends,
+        # answers counted). Three steps in four are +1; the others are packets the capture did not
+        # see (up to MAX_IPID_GAP in a row), except at most one step in ten (or a single one)
+        ipid_step1=((d_own == 1).sum() >= 0.75 * (own.sum() - 1))
+        & (
+            ((d_own < 1) | (d_own > tcpstate.MAX_IPID_GAP + 1)).sum()
+            <= pl.max_horizontal(pl.lit(1.0), 0.1 * own.sum())
+        )
+        & (own.sum() >= 4),
         ts_ok=(tsv.is_not_null().mean() >= 0.9) & ((dts >= 0).mean().fill_null(0) >= 0.9),
     )
 

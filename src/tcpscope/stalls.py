@@ -270,8 +270,9 @@ def _cause(
         if not scaled or wnd[x] < 0 or wnd[x] > small_x:
             return SMALL_CWND_RETRANSMISSION, G_NETWORK
         return SMALL_RWND_RETRANSMISSION, role_y
-    # 9. double retransmission: the re-sent bytes had been re-sent before (the re-send was lost)
-    if (is_retx or is_spur) and rx_hi[x] >= 0 and seq < rx_hi[x] and seq + max(ln, 1) > rx_lo[x]:
+    # 9. double retransmission: the re-sent bytes had been re-sent before (the re-send was lost).
+    #    Not a needless re-send: its bytes had got through, so its stall is rule 10's (ACKs lost)
+    if is_retx and rx_hi[x] >= 0 and seq < rx_hi[x] and seq + max(ln, 1) > rx_lo[x]:
         return DOUBLE_RETRANSMISSION, G_NETWORK
     # 10. spurious retransmission: the data had got through, its ACK was late (ACK delay)
     if is_spur:

@@ -96,12 +96,12 @@ def _paws_discards(sender_side: bool, ts_ok: bool, tsval: np.int64, ts_recent: n
 
 
 @njit(cache=True)
-def _overlaps(holes: np.ndarray, nholes: np.int64, s: np.int64, e: np.int64) -> bool:
-    """Does [s, e) overlap any hole?"""
+def _hole_opener(holes: np.ndarray, nholes: np.int64, s: np.int64, e: np.int64) -> np.int64:
+    """The row that opened the first hole [s, e) overlaps, or -1 when it overlaps none."""
     for j in range(nholes):
         if holes[j, 0] < e and holes[j, 1] > s:
-            return True
-    return False
+            return holes[j, 2]
+    return -1
 
 
 @njit(cache=True)
@@ -117,6 +117,10 @@ def _original(q: np.ndarray, qh: np.int64, qt: np.int64, rel_seq: np.ndarray, s:
 
 
 MAX_IPID_GAP = 64  # more missing IDs than this is not a few lost segments (counter jump, other stack)
+# Linux's smallest retransmission timeout (RFC 6298 asks for 1 s): a re-send sooner than this after
+# the sender's previous packet is a tail-loss probe, which comes once and only for one lost segment
+MIN_RTO_S = 0.2
+PROBE_MAX_MISSING = 2  # so before a probe no more than the original (and one packet more) is missing
 
 
 @njit(cache=True)
@@ -140,6 +144,8 @@ def _lost_original(
         return False
     if o_data_t > p_t:
         return False
+    if missing > PROBE_MAX_MISSING and t - p_t < MIN_RTO_S:
+        return False  # too soon for an RTO, too many missing for a loss probe: a shared counter
     # a timer fired: at least a round trip, and never less than DEFAULT_RTT_S (Linux's smallest
     # tail-loss probe timeout is 10 ms; it also keeps a coarse capture clock from passing this test)
     return t - p_t >= max(min_rtt if np.isfinite(min_rtt) else 0.0, DEFAULT_RTT_S)
@@ -151,6 +157,81 @@ def _mark_spurious(cls: np.ndarray, passed: np.ndarray, row: np.int64, orig: np.
     cls[row] = SPURIOUS
     if orig >= 0 and passed[orig] and cls[orig] == NEW:
         cls[orig] = REORDERED
+
+
+@njit(cache=True)
+def _missing_answers(
+    step1: bool, ipid: np.int64, p_ipid: np.int64, p_ack: np.int64, left: np.int64, seq: np.int64,
+    max_end: np.int64, max_len: np.int64,
+) -> np.int64:
+    """How many of a receiver's packets the capture point missed just before this one that can
+    only have been answers to arriving data, or 0 if its IP IDs cannot tell: they count up by 1
+    per packet (ipid_step1), its last packet seen had not acknowledged the bytes at `left`, and
+    the data it sent unseen (its sequence number above the bytes seen) took at least one packet
+    per largest segment it has sent."""
+    if not step1 or ipid < 0 or p_ipid < 0 or p_ack < 0 or p_ack > left:
+        return 0
+    missing = ((ipid - p_ipid) & 0xFFFF) - 1
+    if missing < 1 or missing > MAX_IPID_GAP:
+        return 0
+    if seq > max_end:
+        if max_len <= 0:
+            return 0
+        missing -= (seq - max_end + max_len - 1) // max_len
+    return max(missing, 0)
+
+
+@njit(cache=True)
+def _answered_copies(
+    hist: np.ndarray, n: np.int64, skip: np.int64, left: np.int64, right: np.int64, t: np.ndarray,
+    cls: np.ndarray, passed: np.ndarray, answers: np.int64, since: float, last_new: np.int64,
+) -> None:
+    """When the receiver's missing packets (`answers`, counted by its IP IDs) match one by one
+    the copies of [left, right) it can have answered (sent after `since`: after its last packet
+    seen here had left), every copy arrived, so all but the first were needless. `skip`: the
+    re-send a D-SACK already answered (-1 for none). Any other data the sender sent in that time
+    draws answers too: then nothing is decided."""
+    orig = -1
+    count = 0
+    for x in range(n):
+        if hist[x, 0] < right and hist[x, 1] > left:
+            if orig < 0:
+                orig = hist[x, 3]
+            if x != skip and t[hist[x, 2]] > since:
+                count += 1
+        elif t[hist[x, 2]] > since:
+            return  # a re-send of other bytes drew answers of its own
+    if last_new >= 0 and t[last_new] > since and last_new != orig:
+        return  # so did new data
+    first = True
+    if orig >= 0 and t[orig] > since:
+        count += 1
+        first = False  # the original delivered the bytes: every re-send was needless
+    if count < 2 or answers != count:
+        return
+    for x in range(n):
+        if x != skip and hist[x, 0] < right and hist[x, 1] > left and t[hist[x, 2]] > since:
+            if first:
+                first = False  # this copy delivered the bytes
+            elif cls[hist[x, 2]] == RETRANSMISSION:
+                _mark_spurious(cls, passed, hist[x, 2], hist[x, 3])
+
+
+@njit(cache=True)
+def _dsack_at_receiver(
+    a: np.int64, i: np.int64, o: np.int64, left: np.int64, right: np.int64, side: np.ndarray, t: np.ndarray,
+    rel_seq: np.ndarray, plen: np.ndarray, cls: np.ndarray,
+) -> None:
+    """At the receiver's side, a D-SACK (sent at once, RFC 2883) for the whole of a segment that
+    just passed: the receiver already had those bytes, from a copy the capture point never saw
+    (sent before the capture started). The segment was a needless re-send, not new."""
+    for r in range(i - 1, a - 1, -1):
+        if t[i] - t[r] > DEFAULT_RTT_S:
+            return
+        if side[r] == o and plen[r] > 0 and rel_seq[r] < right and rel_seq[r] + plen[r] > left:
+            if left <= rel_seq[r] and rel_seq[r] + plen[r] <= right and (cls[r] == NEW or cls[r] == RETRANSMISSION):
+                cls[r] = SPURIOUS
+            return
 
 
 @njit(cache=True)
@@ -225,6 +306,8 @@ def walk_flows(
         prev_t = np.full(2, np.nan)
         last_data_t = np.full(2, -np.inf)
         lone = np.full(2, -1, dtype=np.int64)  # a _lost_original re-send awaiting the next data
+        max_len = np.zeros(2, dtype=np.int64)  # largest payload of each side
+        last_new = np.full(2, -1, dtype=np.int64)  # row of each side's latest new data segment
         for i in range(a, b):
             d = side[i]
             o = 1 - d
@@ -242,6 +325,7 @@ def walk_flows(
             o_data_t = last_data_t[o]
             if ln > 0:
                 last_data_t[d] = t[i]
+                max_len[d] = max(max_len[d], ln)
             if max_end[d] == np.iinfo(np.int64).min:
                 # first packet of this side: everything before it counts as seen
                 max_end[d] = s + (1 if (fl & SYN) != 0 else 0)
@@ -269,23 +353,41 @@ def walk_flows(
                         rtt_ack[r] = t[i] - t[r]
                         if sender_vantage[ko] and rtt_ack[r] < min_rtt[o]:
                             min_rtt[o] = rtt_ack[r]
-                    # resolve pending retransmissions this ACK covers
+                    # resolve pending retransmissions this ACK covers. Eifel compares its echo with
+                    # the oldest re-send it covers: a receiver that delays its ACK echoes the first
+                    # segment it acknowledges (RFC 7323 3.4), which may be another re-send
+                    first_ts = np.int64(-1)
+                    for j in range(npend[o]):
+                        r = pend[o][j, 2]
+                        if pend[o][j, 1] <= ra and tsval[r] >= 0 and (first_ts < 0 or _s32(tsval[r] - first_ts) < 0):
+                            first_ts = tsval[r]
                     j = 0
                     while j < npend[o]:
                         if pend[o][j, 1] <= ra:
                             r = pend[o][j, 2]
                             spurious = False
-                            if ts_ok[ko] and tsecr[i] >= 0 and tsval[r] >= 0 and pend[o][j, 4] == 0:
+                            if ts_ok[ko] and tsecr[i] >= 0 and first_ts >= 0 and pend[o][j, 4] == 0:
                                 # Eifel (RFC 3522): the first ACK of these bytes echoes an earlier
                                 # transmission. Not after a SACK of them: the cumulative ACK then
                                 # echoes whatever filled the left edge (RFC 7323 TS.Recent rule)
-                                spurious = _s32(tsecr[i] - tsval[r]) < 0
+                                spurious = _s32(tsecr[i] - first_ts) < 0
                             elif sack_seen[o]:
                                 pass  # with SACK the receiver reports needless copies itself (D-SACK)
                             elif np.isfinite(min_rtt[o]) and t[i] - t[r] < SPURIOUS_RTT_FRACTION * min_rtt[o]:
                                 spurious = True  # no timestamps: too soon to be caused by the re-send
                             if spurious:
                                 _mark_spurious(cls, passed, pend[o][j, 2], pend[o][j, 3])
+                            elif ln > 0 and sack_off[i + 1] == sack_off[i] and np.isfinite(min_rtt[o]):
+                                # the receiver's own data acknowledges the bytes: it answered no
+                                # copy itself, so its missing packets may count them all
+                                answers = _missing_answers(
+                                    ipid_step1[k], ipid[i], p_ipid, p_ack, pend[o][j, 0], s, max_end[d], max_len[d]
+                                )
+                                if answers > 0:
+                                    _answered_copies(
+                                        hist[o], nhist[o], -1, pend[o][j, 0], pend[o][j, 1], t, cls, passed, answers,
+                                        p_t - min_rtt[o], last_new[o],
+                                    )
                             pend[o][j] = pend[o][npend[o] - 1]
                             npend[o] -= 1
                         else:
@@ -313,12 +415,22 @@ def walk_flows(
                         r2 = ra + _s32(sack_r[x + 1] - ack_raw[i])
                         dsack = left >= l2 and right <= r2
                     if dsack:
+                        if not sender_vantage[ko]:
+                            _dsack_at_receiver(a, i, o, left, right, side, t, rel_seq, plen, cls)
                         # the newest re-send of these bytes not yet shown needless was the copy
                         j = nhist[o] - 1
                         while j >= 0:
                             if hist[o][j, 0] < right and hist[o][j, 1] > left:
                                 if cls[hist[o][j, 2]] == RETRANSMISSION:
                                     _mark_spurious(cls, passed, hist[o][j, 2], hist[o][j, 3])
+                                    answers = _missing_answers(
+                                        ipid_step1[k], ipid[i], p_ipid, p_ack, left, s, max_end[d], max_len[d]
+                                    )
+                                    if answers > 0 and np.isfinite(min_rtt[o]):
+                                        _answered_copies(
+                                            hist[o], nhist[o], j, left, right, t, cls, passed, answers,
+                                            p_t - min_rtt[o], last_new[o],
+                                        )
                                 break
                             j -= 1
                         j = 0
@@ -393,9 +505,11 @@ def walk_flows(
             # ---- this packet as data
             if ln > 0 and lone[d] >= 0:
                 # a timer re-send leaves the sender waiting for its ACK: new data right behind it
-                # means the missing IDs were something else (a coarse clock, another connection)
+                # means the missing IDs were something else (a coarse clock, another connection).
+                # New data a round trip later is the sender's answer to that ACK (F-RTO, RFC 5682,
+                # sends new data after an RTO to test it): half the minimum RTT tells them apart
                 r = lone[d]
-                wait = max(min_rtt[d] if np.isfinite(min_rtt[d]) else 0.0, DEFAULT_RTT_S)
+                wait = max(0.5 * min_rtt[d] if np.isfinite(min_rtt[d]) else 0.0, DEFAULT_RTT_S)
                 if s >= max_end[d] and t[i] - t[r] < wait:
                     cls[r] = NEW
                 lone[d] = -1
@@ -438,14 +552,21 @@ def walk_flows(
                 h = (s * 31 + ln) & (_CACHE - 1)
                 id_informative = ipid_varies[k] and ipid[i] > 0
                 same = dup[d, h, 0] == s and dup[d, h, 1] == ln and dup[d, h, 3] == tsval[i]
+                thr = REORDER_RTT_FRACTION * (min_rtt[d] if np.isfinite(min_rtt[d]) else DEFAULT_RTT_S)
+                opener = -1
+                if _paws_discards(sender_vantage[k], ts_ok[k], tsval[i], ts_echo[d]):
+                    opener = _hole_opener(holes[d], nholes[d], s, e)
                 if same and (dup[d, h, 2] == ipid[i] if id_informative else (ts_ok[k] and tsval[i] >= 0)):
                     cls[i] = NET_DUP
-                elif _paws_discards(sender_vantage[k], ts_ok[k], tsval[i], ts_echo[d]) and _overlaps(
-                    holes[d], nholes[d], s, e
-                ):
+                elif opener >= 0:
                     # PAWS (RFC 7323 5.3): older than the receiver's TS.Recent, discarded on
-                    # arrival: the hole stays open, the bytes were not delivered
-                    cls[i] = NEW
+                    # arrival: the hole stays open, the bytes were not delivered. A first
+                    # transmission overtaken by the hole's opener stays `new`; a re-send (sent
+                    # after the opener, overtaken by a later re-send) stays a re-send
+                    before = _sent_before(
+                        tsval[i], ipid[i], t[i], tsval[opener], ipid[opener], t[opener], ts_ok[k], ipid_seq[k], thr
+                    )
+                    cls[i] = NEW if before else RETRANSMISSION
                 else:
                     # walk the holes this segment overlaps, splitting them
                     filler = -1
@@ -479,7 +600,6 @@ def walk_flows(
                         else:
                             j += 1
                     if filler >= 0:
-                        thr = REORDER_RTT_FRACTION * (min_rtt[d] if np.isfinite(min_rtt[d]) else DEFAULT_RTT_S)
                         before = _sent_before(
                             tsval[i], ipid[i], t[i], tsval[filler], ipid[filler], t[filler], ts_ok[k], ipid_seq[k], thr
                         )
@@ -526,6 +646,7 @@ def walk_flows(
             dup[d, h, 2] = ipid[i]
             dup[d, h, 3] = tsval[i]
             if cls[i] == NEW:
+                last_new[d] = i
                 q[d][qt[d], 0] = e
                 q[d][qt[d], 1] = i
                 q[d][qt[d], 2] = 0
