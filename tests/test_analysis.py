@@ -395,6 +395,64 @@ def test_eifel_after_a_delayed_ack_of_two_resends() -> None:
     assert _classes(a.segments, PHONE) == ["new"] * 10 + ["retransmission"] * 2
 
 
+@pytest.mark.parametrize("top, expected", [("lost", "retransmission"), ("late", "new"), ("none", "new")],
+                         ids=["top-segments-lost", "top-segments-late", "nothing-hidden"])
+def test_segments_lost_above_the_bytes_seen(top: str, expected: str) -> None:
+    """Server-side capture of an upload. Segment 4 is lost, and (`lost`) so are segments 9 and 10,
+    sent right after segment 8, the highest seen: two of the phone's IP IDs go missing before its
+    re-send of segment 4, the lowest hole. A sender re-sends holes from the lowest up, so the
+    hidden packets were new data; their RTO re-sends later start exactly at the next byte expected
+    and are re-sends, not new. `late`: the two were only delayed, and arrive after the re-send with
+    their own (lower) IDs and TSvals: new. `none`: no gap, and the same segments are new."""
+    c = Conn(Endpoint(PHONE, 53770, 37), Endpoint(SERVER, 8080, 1_000_000))
+    t = c.handshake(9.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    for k in range(8):
+        if k == 3:
+            cli.ip_id += 1  # lost upstream
+            cli.ts += 1
+            continue
+        c.send(t + 0.001 * k, cli, 1 + k * MSS, MSS, rel_ack=1)
+        c.send(t + 0.0002 + 0.001 * k, srv, 1, rel_ack=1 + min(k + 1, 3) * MSS,
+               sack=[(1 + 4 * MSS, 1 + (k + 1) * MSS)] if k > 3 else None)
+    hidden = [(cli.ip_id + 1, cli.ts + 1), (cli.ip_id + 2, cli.ts + 2)]
+    if top != "none":
+        cli.ip_id += 2  # segments 9 and 10
+        cli.ts += 2
+    c.send(t + 0.06, cli, 1 + 3 * MSS, MSS, rel_ack=1)  # re-send of the lowest hole
+    c.send(t + 0.0602, srv, 1, rel_ack=1 + 8 * MSS)
+    if top == "late":
+        for j, (ip_id, ts) in enumerate(hidden):
+            c.send(t + 0.061 + 0.0001 * j, cli, 1 + (8 + j) * MSS, MSS, rel_ack=1, ip_id=ip_id, tsval=ts)
+    else:
+        c.send(t + 0.3, cli, 1 + 8 * MSS, MSS, rel_ack=1)  # the RTO re-sends (or new data)
+        c.send(t + 0.3001, cli, 1 + 9 * MSS, MSS, rel_ack=1)
+    c.send(t + 0.3003, srv, 1, rel_ack=1 + 10 * MSS)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 7 + ["retransmission"] + [expected] * 2
+
+
+@pytest.mark.parametrize("arrived, expected", [(True, "spurious_retransmission"), (False, "retransmission")],
+                         ids=["arrived-no-room", "lost"])
+def test_resend_of_bytes_the_receiver_had_no_room_for(arrived: bool, expected: str) -> None:
+    """Phone-side capture of an upload into a full receive buffer. The server answers the phone's
+    last 88 bytes with its old ACK number and a zero window, echoing their TSval: they arrived and
+    were discarded for lack of room (no network loss), so the RTO re-send is needless by the
+    truth's definition. If the answer echoes an older TSval, the 88 bytes never arrived."""
+    c = Conn(Endpoint(PHONE, 53780, 41), Endpoint(SERVER, 443, 1_100_000))
+    t = c.handshake(10.0, rtt=0.05)
+    for k in range(3):
+        c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
+    older = c.rows[-1]["opt_tsval"]
+    c.send(t + 0.05, c.server, 1, rel_ack=1 + 3 * MSS, win=1)  # 128 bytes of room left
+    last = c.send(t + 0.051, c.client, 1 + 3 * MSS, 88, rel_ack=1)
+    c.send(t + 0.1, c.server, 1, rel_ack=1 + 3 * MSS, win=0, tsecr=last["opt_tsval"] if arrived else older)
+    c.send(t + 0.4, c.client, 1 + 3 * MSS, 88, rel_ack=1)  # the RTO re-send
+    c.send(t + 0.45, c.server, 1, rel_ack=1 + 3 * MSS + 88)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 4 + [expected]
+
+
 def test_sequence_wraparound_is_unwrapped() -> None:
     c = Conn(Endpoint(PHONE, 40000, 2**32 - 2500), Endpoint(SERVER, 80, 10))
     t = c.handshake(0.0, rtt=0.02)

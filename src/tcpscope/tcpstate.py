@@ -152,6 +152,25 @@ def _lost_original(
 
 
 @njit(cache=True)
+def _lost_above(
+    sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, top_ipid: np.int64, at_lowest_hole: bool,
+    o_data_t: float, p_t: float,
+) -> np.int64:
+    """At the receiver's side, a re-send of the lowest hole comes right after a gap in its sender's
+    IP IDs, and the packet before the gap was the sender's highest segment: how many packets the
+    gap hid (0: no such gap). A sender re-sends holes from the lowest up, so the hidden packets
+    were not re-sends, nor ACKs (the receiver's side sent no data to acknowledge): they were new
+    data above the bytes seen, lost on the way. Their re-sends start exactly at the next byte
+    expected and look new without this."""
+    if sender_side or not step1 or not at_lowest_hole or ipid < 0 or p_ipid < 0 or p_ipid != top_ipid:
+        return 0
+    if o_data_t > p_t:
+        return 0
+    missing = ((ipid - p_ipid) & 0xFFFF) - 1
+    return missing if 1 <= missing <= MAX_IPID_GAP else 0
+
+
+@njit(cache=True)
 def _mark_spurious(cls: np.ndarray, passed: np.ndarray, row: np.int64, orig: np.int64) -> None:
     """A needless re-send; if its original had been passed by a later segment, it was reordered."""
     cls[row] = SPURIOUS
@@ -235,6 +254,27 @@ def _dsack_at_receiver(
 
 
 @njit(cache=True)
+def _dropped_for_window(
+    ra: np.int64, tsecr: np.int64, win: np.int64, q: np.ndarray, qh: np.int64, qt: np.int64, hist: np.ndarray,
+    nhist: np.int64, rel_seq: np.ndarray, plen: np.ndarray, tsval: np.ndarray,
+) -> bool:
+    """Does this ACK, which acknowledges nothing new, echo the TSval of a copy of the bytes at its
+    ACK number while offering less window than that copy carried? Then the copy arrived and the
+    receiver, short of buffer, discarded it (RFC 9293: a full window accepts no data): not a loss."""
+    if tsecr < 0:
+        return False
+    if qh < qt:
+        r = q[qh, 1]
+        if rel_seq[r] == ra and tsval[r] == tsecr and win < plen[r]:
+            return True
+    for j in range(nhist - 1, -1, -1):
+        r = hist[j, 2]
+        if hist[j, 0] == ra and tsval[r] == tsecr and win < plen[r]:
+            return True
+    return False
+
+
+@njit(cache=True)
 def walk_flows(
     starts: np.ndarray,  # int64[n_flows + 1] row offsets of each flow (rows sorted by flow, time)
     side: np.ndarray,  # int8: 0 client->server, 1 server->client
@@ -308,6 +348,10 @@ def walk_flows(
         lone = np.full(2, -1, dtype=np.int64)  # a _lost_original re-send awaiting the next data
         max_len = np.zeros(2, dtype=np.int64)  # largest payload of each side
         last_new = np.full(2, -1, dtype=np.int64)  # row of each side's latest new data segment
+        top_ipid = np.full(2, -1, dtype=np.int64)  # IP ID of the segment that set each side's max_end
+        lost_top = np.zeros(2, dtype=np.int64)  # segments sent above max_end and lost (_lost_above)
+        lost_top_row = np.full(2, -1, dtype=np.int64)  # the re-send whose ID gap showed them
+        win_drop = np.zeros(2, dtype=np.bool_)  # the bytes at una arrived and were discarded (window)
         for i in range(a, b):
             d = side[i]
             o = 1 - d
@@ -393,6 +437,11 @@ def walk_flows(
                         else:
                             j += 1
                     una[o] = ra
+                    win_drop[o] = False
+                elif ra == una[o] and sender_vantage[ko] and (fl & SYN) == 0 and _dropped_for_window(
+                    ra, tsecr[i], win[i], q[o], qh[o], qt[o], hist[o], nhist[o], rel_seq, plen, tsval
+                ):
+                    win_drop[o] = True
                     # holes the peer has acknowledged were filled out of the capture's sight
                     drop = 0
                     while drop < nholes[o] and holes[o][drop, 1] <= ra:
@@ -536,7 +585,17 @@ def walk_flows(
                 cls[i] = KEEPALIVE
             elif s >= max_end[d]:
                 cls[i] = NEW
-                if s == max_end[d] and _lost_original(
+                if s > max_end[d]:
+                    lost_top[d] = 0  # the sender went past them: they were something else
+                elif lost_top[d] > 0:
+                    # re-sends a segment lost above the bytes seen, unless it was sent before the
+                    # re-send that showed the gap: then it is a hidden packet, late, not lost
+                    r = lost_top_row[d]
+                    thr = REORDER_RTT_FRACTION * (min_rtt[d] if np.isfinite(min_rtt[d]) else DEFAULT_RTT_S)
+                    if not _sent_before(tsval[i], ipid[i], t[i], tsval[r], ipid[r], t[r], ts_ok[k], ipid_seq[k], thr):
+                        cls[i] = RETRANSMISSION
+                    lost_top[d] -= 1
+                elif _lost_original(
                     sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, t[i], p_t,
                     o_data_t, min_rtt[d],
                 ):
@@ -605,6 +664,13 @@ def walk_flows(
                         )
                         if not before:
                             cls[i] = RETRANSMISSION
+                            gap = _lost_above(
+                                sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], s == una[d],
+                                o_data_t, p_t,
+                            )
+                            if gap > 0:
+                                lost_top[d] = gap
+                                lost_top_row[d] = i
                         elif plen[filler] > 0 or (flags[filler] & FIN) != 0:
                             cls[i] = REORDERED
                         else:
@@ -614,6 +680,8 @@ def walk_flows(
                             cls[i] = NEW
                     elif sender_vantage[k] and e <= una[d]:
                         cls[i] = SPURIOUS  # the peer had already acknowledged these bytes
+                    elif sender_vantage[k] and win_drop[d] and s == una[d]:
+                        cls[i] = SPURIOUS  # a copy had arrived; the receiver had no room for it
                     elif sender_vantage[k]:
                         cls[i] = RETRANSMISSION
                         if npend[d] == pend[d].shape[0]:
@@ -662,6 +730,7 @@ def walk_flows(
                         ts_time[o, h] = np.nan
             if e > max_end[d]:
                 max_end[d] = e
+                top_ipid[d] = ipid[i]
             if cls[i] >= 0:
                 sacked = 0
                 for j in range(nsb[d]):
