@@ -253,6 +253,9 @@ def _dsack_at_receiver(
             return
 
 
+_RECENT_RESENDS = 8  # the re-sends _dropped_for_window looks at: it runs at every duplicate ACK
+
+
 @njit(cache=True)
 def _dropped_for_window(
     ra: np.int64, tsecr: np.int64, win: np.int64, q: np.ndarray, qh: np.int64, qt: np.int64, hist: np.ndarray,
@@ -267,7 +270,7 @@ def _dropped_for_window(
         r = q[qh, 1]
         if rel_seq[r] == ra and tsval[r] == tsecr and win < plen[r]:
             return True
-    for j in range(nhist - 1, -1, -1):
+    for j in range(nhist - 1, max(nhist - _RECENT_RESENDS, 0) - 1, -1):
         r = hist[j, 2]
         if hist[j, 0] == ra and tsval[r] == tsecr and win < plen[r]:
             return True
