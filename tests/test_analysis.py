@@ -453,6 +453,27 @@ def test_resend_of_bytes_the_receiver_had_no_room_for(arrived: bool, expected: s
     assert _classes(a.segments, PHONE) == ["new"] * 4 + [expected]
 
 
+def test_syn_ack_with_ip_id_zero_keeps_the_lost_tail_rule() -> None:
+    """Linux sends its SYN/ACK with IP ID 0 (the request socket has no counter yet). A server whose
+    counter then runs from 40000 (below 0 in 16-bit serial order) must still have its IDs followed
+    for the lost-tail rule: the SYN/ACK's ID is left out, like a reset's."""
+    c = Conn(Endpoint(PHONE, 53790, 43), Endpoint(SERVER, 443, 3_000_000, ip_id=40_000))
+    c.send(11.0, c.client, 0, flags=SYN, mss=1460)
+    c.send(11.05, c.server, 0, flags=SYN, rel_ack=1, mss=1460, ip_id=0)
+    t = 11.0505
+    c.send(t, c.client, 1, rel_ack=1)
+    srv = c.server
+    for k in range(6):
+        c.send(t + 0.03 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        if k % 2:
+            c.send(t + 0.0305 + 0.001 * k, c.client, 1, rel_ack=1 + (k + 1) * MSS)
+    srv.ip_id += 1  # the last segment, lost upstream
+    srv.ts += 1
+    c.send(t + 0.336, srv, 1 + 6 * MSS, MSS, rel_ack=1)  # its RTO re-send
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 6 + ["retransmission"]
+
+
 def test_sequence_wraparound_is_unwrapped() -> None:
     c = Conn(Endpoint(PHONE, 40000, 2**32 - 2500), Endpoint(SERVER, 80, 10))
     t = c.handshake(0.0, rtt=0.02)

@@ -10,7 +10,7 @@ import polars as pl
 
 from tcpscope import flows as flowmod
 from tcpscope import handshake, seqspace, tcpstate
-from tcpscope.flows import RST
+from tcpscope.flows import ACK, RST, SYN
 from tcpscope.flowstats import flow_table
 
 Direction = Literal["up", "down", "auto"]
@@ -40,20 +40,23 @@ def _side_traits(df: pl.DataFrame) -> pl.DataFrame:
     d = _step(ipid, 1 << 16)
     tsv = pl.col("opt_tsval").cast(pl.Int64)
     dts = _step(tsv, 1 << 32)
-    # a reset for a socket that is gone comes from the kernel, not the connection's counter
-    # (Linux sends it with IP ID 0): it says nothing about how the side numbers its packets
-    own = (pl.col("flags") & RST) == 0
+    # a reset for a socket that is gone, and a SYN/ACK, come from the kernel, not the connection's
+    # counter (Linux sends them with IP ID 0): they say nothing about how the side numbers its packets
+    own = ((pl.col("flags") & RST) == 0) & ((pl.col("flags") & (SYN | ACK)) != (SYN | ACK))
     d_own = _step(ipid.filter(own), 1 << 16)
+    # steps between the IDs in counter order (a reordered packet is no gap), unwrapped
+    steps = d_own.fill_null(0).cum_sum().sort().diff()
     return df.group_by(["flow_id", "from_client"]).agg(
         ipid_seq=((d > 0) & (d < 1024)).mean().fill_null(0) >= 0.8,
         ipid_varies=ipid.n_unique() > 1,
         # a per-connection counter (Linux, DF set): consecutive packets differ by exactly 1, so a
         # gap is a packet of this side the capture point never saw (tcpstate: lost tail re-sends,
-        # answers counted). Three steps in four are +1; the others are packets the capture did not
-        # see (up to MAX_IPID_GAP in a row), except at most one step in ten (or a single one)
-        ipid_step1=((d_own == 1).sum() >= 0.75 * (own.sum() - 1))
+        # answers counted, segments lost above the bytes seen). In counter order three steps in
+        # four are +1; the others are packets the capture did not see (up to MAX_IPID_GAP in a
+        # row), except at most one step in ten (or a single one)
+        ipid_step1=((steps == 1).sum() >= 0.75 * (own.sum() - 1))
         & (
-            ((d_own < 1) | (d_own > tcpstate.MAX_IPID_GAP + 1)).sum()
+            ((steps < 1) | (steps > tcpstate.MAX_IPID_GAP + 1)).sum()
             <= pl.max_horizontal(pl.lit(1.0), 0.1 * own.sum())
         )
         & (own.sum() >= 4),

@@ -23,7 +23,7 @@ from tcpscope.classes import (  # noqa: F401 - re-exported: the walk emits these
     WINDOW_PROBE,
 )
 
-SYN, FIN, RST = 0x02, 0x01, 0x04
+SYN, FIN, RST, ACK = 0x02, 0x01, 0x04, 0x10
 _CACHE = 4096  # direct-mapped caches (duplicate detection, TSval first-seen times)
 # an ACK that covers a retransmission sooner than this fraction of the minimum RTT
 # cannot have been caused by it: the original got through (spurious retransmission)
@@ -365,7 +365,10 @@ def walk_flows(
             e = s + ln
             fl = flags[i]
             p_ipid, p_ack, p_t = prev_ipid[d], prev_ack[d], prev_t[d]
-            if ipid[i] >= 0 and (p_ipid < 0 or _s16(ipid[i] - p_ipid) > 0):
+            # a SYN/ACK or a reset takes its IP ID from the kernel, not the connection's counter
+            # (Linux: 0), so it neither sets nor breaks the side's run of IDs
+            kernel_id = (fl & RST) != 0 or (fl & (SYN | ACK)) == (SYN | ACK)
+            if ipid[i] >= 0 and not kernel_id and (p_ipid < 0 or _s16(ipid[i] - p_ipid) > 0):
                 prev_ipid[d] = ipid[i]
                 prev_ack[d] = rel_ack[i] if has_ack[i] else -1
                 prev_t[d] = t[i]
