@@ -474,6 +474,24 @@ def test_syn_ack_with_ip_id_zero_keeps_the_lost_tail_rule() -> None:
     assert _classes(a.segments, SERVER) == ["new"] * 6 + ["retransmission"]
 
 
+def test_hole_the_peer_acknowledged_is_closed() -> None:
+    """Phone-side capture that missed one of the phone's own segments (capture loss): the server's
+    cumulative ACK covers it, so the hole is gone, and a later re-send of those bytes re-sends
+    bytes the peer had acknowledged (spurious), not a hole filler."""
+    c = Conn(Endpoint(PHONE, 53800, 47), Endpoint(SERVER, 443, 1_200_000))
+    t = c.handshake(12.0, rtt=0.05)
+    for k in range(6):
+        if k == 2:
+            c.client.ip_id += 1  # sent, but the capture point missed it
+            c.client.ts += 1
+            continue
+        c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
+    c.send(t + 0.05, c.server, 1, rel_ack=1 + 6 * MSS)
+    c.send(t + 0.3, c.client, 1 + 2 * MSS, MSS, rel_ack=1)  # a needless re-send
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 5 + ["spurious_retransmission"]
+
+
 def test_sequence_wraparound_is_unwrapped() -> None:
     c = Conn(Endpoint(PHONE, 40000, 2**32 - 2500), Endpoint(SERVER, 80, 10))
     t = c.handshake(0.0, rtt=0.02)

@@ -444,10 +444,6 @@ def walk_flows(
                             j += 1
                     una[o] = ra
                     win_drop[o] = False
-                elif ra == una[o] and sender_vantage[ko] and (fl & SYN) == 0 and _dropped_for_window(
-                    ra, tsecr[i], win[i], q[o], qh[o], qt[o], hist[o], nhist[o], rel_seq, plen, tsval
-                ):
-                    win_drop[o] = True
                     # holes the peer has acknowledged were filled out of the capture's sight
                     drop = 0
                     while drop < nholes[o] and holes[o][drop, 1] <= ra:
@@ -456,6 +452,10 @@ def walk_flows(
                         for x in range(drop, nholes[o]):
                             holes[o][x - drop] = holes[o][x]
                         nholes[o] -= drop
+                elif ra == una[o] and sender_vantage[ko] and (fl & SYN) == 0 and _dropped_for_window(
+                    ra, tsecr[i], win[i], q[o], qh[o], qt[o], hist[o], nhist[o], rel_seq, plen, tsval
+                ):
+                    win_drop[o] = True
                 # SACK blocks: D-SACK (RFC 2883) and the scoreboard
                 if sack_off[i + 1] > sack_off[i]:
                     sack_seen[o] = True
