@@ -16,17 +16,22 @@ def _classes(segments: pl.DataFrame, src: str) -> list[str | None]:
     return segments.filter((pl.col("src") == src) & (pl.col("len") > 0))["seg_class"].to_list()
 
 
+def _ten_segments_up(c: Conn, t: float, lost: int) -> None:
+    """The phone sends ten segments; segments 3 .. 2 + `lost` are lost after the capture point. The
+    server's ACKs come back one RTT later: 1-2 acknowledged, then duplicate ACKs SACKing the rest."""
+    for k in range(10):
+        c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
+    c.send(t + 0.1, c.server, 1, rel_ack=1 + 2 * MSS)
+    for k in range(3 + lost, 11):
+        c.send(t + 0.1 + 0.001 * k, c.server, 1, rel_ack=1 + 2 * MSS, sack=[(1 + (2 + lost) * MSS, 1 + k * MSS)])
+
+
 def _upload_with_loss() -> Conn:
     """Client-side capture of an upload: segment 3 lost after the capture point, segment 8
     re-sent needlessly (the receiver reports it with a D-SACK)."""
     c = Conn(Endpoint(PHONE, 53671, 1_000_000), Endpoint(SERVER, 443, 5_000_000))
     t = c.handshake(1.0, rtt=0.1)
-    for k in range(10):
-        c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
-    # ACKs come back one RTT later: 1-2 acked, then duplicate ACKs with SACK for 4..10
-    c.send(t + 0.1, c.server, 1, rel_ack=1 + 2 * MSS)
-    for k in range(4, 11):
-        c.send(t + 0.1 + 0.001 * k, c.server, 1, rel_ack=1 + 2 * MSS, sack=[(1 + 3 * MSS, 1 + k * MSS)])
+    _ten_segments_up(c, t, lost=1)
     c.send(t + 0.12, c.client, 1 + 2 * MSS, MSS, rel_ack=1)  # fast retransmission of segment 3
     c.send(t + 0.221, c.server, 1, rel_ack=1 + 10 * MSS)
     c.send(t + 0.25, c.client, 1 + 7 * MSS, MSS, rel_ack=1)  # needless re-send of segment 8
@@ -383,11 +388,7 @@ def test_eifel_after_a_delayed_ack_of_two_resends() -> None:
     than the second re-send's TSval, yet the second re-send was needed."""
     c = Conn(Endpoint(PHONE, 53760, 31), Endpoint(SERVER, 443, 900_000))
     t = c.handshake(8.0, rtt=0.1)
-    for k in range(10):
-        c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
-    c.send(t + 0.1, c.server, 1, rel_ack=1 + 2 * MSS)
-    for k in range(5, 11):
-        c.send(t + 0.1 + 0.001 * k, c.server, 1, rel_ack=1 + 2 * MSS, sack=[(1 + 4 * MSS, 1 + k * MSS)])
+    _ten_segments_up(c, t, lost=2)
     first = c.send(t + 0.12, c.client, 1 + 2 * MSS, MSS, rel_ack=1)
     c.send(t + 0.1201, c.client, 1 + 3 * MSS, MSS, rel_ack=1)
     c.send(t + 0.221, c.server, 1, rel_ack=1 + 10 * MSS, tsecr=first["opt_tsval"])

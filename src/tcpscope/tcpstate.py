@@ -69,15 +69,16 @@ def _push_hole(holes: np.ndarray, n: np.int64, lo: np.int64, hi: np.int64, row: 
 
 @njit(cache=True)
 def _sent_before(
-    tsval: np.int64, ipid: np.int64, t: float, o_tsval: np.int64, o_ipid: np.int64, o_t: float,
-    ts_ok: bool, ipid_ok: bool, thr: float,
+    i: np.int64, r: np.int64, tsval: np.ndarray, ipid: np.ndarray, t: np.ndarray, ts_ok: bool, ipid_ok: bool,
+    min_rtt: float,
 ) -> bool:
-    """Was this hole filler sent before the segment that opened the hole (so: reordered)?"""
-    if ts_ok and tsval >= 0 and o_tsval >= 0 and tsval != o_tsval:
-        return _s32(tsval - o_tsval) < 0
-    if ipid_ok and ipid >= 0 and o_ipid >= 0 and ipid != o_ipid:
-        return _s16(ipid - o_ipid) < 0
-    return (t - o_t) < thr
+    """Was row i sent before row r of the same side (a hole filler before the hole's opener: so
+    reordered)? By TSval, else IP ID, else arrival within REORDER_RTT_FRACTION of the minimum RTT."""
+    if ts_ok and tsval[i] >= 0 and tsval[r] >= 0 and tsval[i] != tsval[r]:
+        return _s32(tsval[i] - tsval[r]) < 0
+    if ipid_ok and ipid[i] >= 0 and ipid[r] >= 0 and ipid[i] != ipid[r]:
+        return _s16(ipid[i] - ipid[r]) < 0
+    return (t[i] - t[r]) < REORDER_RTT_FRACTION * (min_rtt if np.isfinite(min_rtt) else DEFAULT_RTT_S)
 
 
 @njit(cache=True)
@@ -117,6 +118,16 @@ def _original(q: np.ndarray, qh: np.int64, qt: np.int64, rel_seq: np.ndarray, s:
 
 
 MAX_IPID_GAP = 64  # more missing IDs than this is not a few lost segments (counter jump, other stack)
+
+
+@njit(cache=True, inline="always")
+def _ids_missing(ipid: np.int64, p_ipid: np.int64) -> np.int64:
+    """How many of a side's IP IDs are missing between its highest so far and this one: 1 to
+    MAX_IPID_GAP, else 0 (IDs unknown, none missing, or a counter jump)."""
+    if ipid < 0 or p_ipid < 0:
+        return 0
+    missing = ((ipid - p_ipid) & 0xFFFF) - 1
+    return missing if 1 <= missing <= MAX_IPID_GAP else 0
 # Linux's smallest retransmission timeout (RFC 6298 asks for 1 s): a re-send sooner than this after
 # the sender's previous packet is a tail-loss probe, which comes once and only for one lost segment
 MIN_RTO_S = 0.2
@@ -137,10 +148,10 @@ def _lost_original(
     expected. So a missing packet carried these bytes, and this is its re-send, sent at least a
     round trip later (RTO or tail-loss probe). Without this rule a lost last segment (a chat
     message, a transfer's tail) looks new at the receiver's side: no duplicate ever shows."""
-    if sender_side or not step1 or ipid < 0 or p_ipid < 0 or not has_ack or p_ack < 0 or ack != p_ack:
+    if sender_side or not step1 or not has_ack or p_ack < 0 or ack != p_ack:
         return False
-    missing = ((ipid - p_ipid) & 0xFFFF) - 1
-    if missing < 1 or missing > MAX_IPID_GAP:
+    missing = _ids_missing(ipid, p_ipid)
+    if missing == 0:
         return False
     if o_data_t > p_t:
         return False
@@ -162,12 +173,9 @@ def _lost_above(
     were not re-sends, nor ACKs (the receiver's side sent no data to acknowledge): they were new
     data above the bytes seen, lost on the way. Their re-sends start exactly at the next byte
     expected and look new without this."""
-    if sender_side or not step1 or not at_lowest_hole or ipid < 0 or p_ipid < 0 or p_ipid != top_ipid:
+    if sender_side or not step1 or not at_lowest_hole or p_ipid != top_ipid or o_data_t > p_t:
         return 0
-    if o_data_t > p_t:
-        return 0
-    missing = ((ipid - p_ipid) & 0xFFFF) - 1
-    return missing if 1 <= missing <= MAX_IPID_GAP else 0
+    return _ids_missing(ipid, p_ipid)
 
 
 @njit(cache=True)
@@ -188,10 +196,10 @@ def _missing_answers(
     per packet (ipid_step1), its last packet seen had not acknowledged the bytes at `left`, and
     the data it sent unseen (its sequence number above the bytes seen) took at least one packet
     per largest segment it has sent."""
-    if not step1 or ipid < 0 or p_ipid < 0 or p_ack < 0 or p_ack > left:
+    if not step1 or p_ack < 0 or p_ack > left:
         return 0
-    missing = ((ipid - p_ipid) & 0xFFFF) - 1
-    if missing < 1 or missing > MAX_IPID_GAP:
+    missing = _ids_missing(ipid, p_ipid)
+    if missing == 0:
         return 0
     if seq > max_end:
         if max_len <= 0:
@@ -596,9 +604,7 @@ def walk_flows(
                 elif lost_top[d] > 0:
                     # re-sends a segment lost above the bytes seen, unless it was sent before the
                     # re-send that showed the gap: then it is a hidden packet, late, not lost
-                    r = lost_top_row[d]
-                    thr = REORDER_RTT_FRACTION * (min_rtt[d] if np.isfinite(min_rtt[d]) else DEFAULT_RTT_S)
-                    if not _sent_before(tsval[i], ipid[i], t[i], tsval[r], ipid[r], t[r], ts_ok[k], ipid_seq[k], thr):
+                    if not _sent_before(i, lost_top_row[d], tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d]):
                         cls[i] = RETRANSMISSION
                     lost_top[d] -= 1
                 elif _lost_original(
@@ -617,7 +623,6 @@ def walk_flows(
                 h = (s * 31 + ln) & (_CACHE - 1)
                 id_informative = ipid_varies[k] and ipid[i] > 0
                 same = dup[d, h, 0] == s and dup[d, h, 1] == ln and dup[d, h, 3] == tsval[i]
-                thr = REORDER_RTT_FRACTION * (min_rtt[d] if np.isfinite(min_rtt[d]) else DEFAULT_RTT_S)
                 opener = -1
                 if _paws_discards(sender_vantage[k], ts_ok[k], tsval[i], ts_echo[d]):
                     opener = _hole_opener(holes[d], nholes[d], s, e)
@@ -628,9 +633,7 @@ def walk_flows(
                     # arrival: the hole stays open, the bytes were not delivered. A first
                     # transmission overtaken by the hole's opener stays `new`; a re-send (sent
                     # after the opener, overtaken by a later re-send) stays a re-send
-                    before = _sent_before(
-                        tsval[i], ipid[i], t[i], tsval[opener], ipid[opener], t[opener], ts_ok[k], ipid_seq[k], thr
-                    )
+                    before = _sent_before(i, opener, tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d])
                     cls[i] = NEW if before else RETRANSMISSION
                 else:
                     # walk the holes this segment overlaps, splitting them
@@ -665,9 +668,7 @@ def walk_flows(
                         else:
                             j += 1
                     if filler >= 0:
-                        before = _sent_before(
-                            tsval[i], ipid[i], t[i], tsval[filler], ipid[filler], t[filler], ts_ok[k], ipid_seq[k], thr
-                        )
+                        before = _sent_before(i, filler, tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d])
                         if not before:
                             cls[i] = RETRANSMISSION
                             gap = _lost_above(
