@@ -118,6 +118,27 @@ def test_threshold_is_min_of_two_srtt_and_rto_and_one_second_before_samples() ->
     assert st.schema == pl.Schema(stalls.STALL_SCHEMA)
 
 
+def test_floor_keeps_pauses_of_a_microsecond_path_out() -> None:
+    """On a 20 us path 2 SRTT is 40 us: tapo's threshold alone counts every pause of the sender,
+    the 40 ms floor (a delayed ACK's wait) only a real one; floor=0 gives tapo's threshold back."""
+    A, PA = 0x10, 0x18
+    rows = [
+        (0.0, True, 1000, PA, 1, 1, "new", None),
+        (0.00002, False, 0, A, 1, 1001, None, None),
+        (0.00003, True, 1000, PA, 1001, 1, "new", 0.02),  # SRTT 20 us
+        (0.00005, False, 0, A, 1, 2001, None, None),
+        (0.002, True, 1000, PA, 2001, 1, "new", None),  # 2 ms pause: tapo's stall, not ours
+        (0.00202, False, 0, A, 1, 3001, None, None),
+        (0.3, True, 1000, PA, 3001, 1, "new", None),  # 300 ms: a stall either way
+    ]
+    st = stalls.detect_stalls(_segments(rows), pl.DataFrame())
+    assert st["end_frame"].to_list() == [7]
+    assert st["threshold_s"][0] == pytest.approx(stalls.STALL_FLOOR)
+    tapo = stalls.detect_stalls(_segments(rows), pl.DataFrame(), floor=0.0)
+    assert tapo["end_frame"].to_list() == [5, 7]
+    assert tapo["threshold_s"][0] == pytest.approx(4e-5)
+
+
 def test_empty_input() -> None:
     one = [(0.0, True, 100, 0x18, 1, 1, "new", None)]
     st = stalls.detect_stalls(_segments(one).clear(), pl.DataFrame())

@@ -2,9 +2,10 @@
 
 A stall is a gap between consecutive packets of a connection (either direction) longer than
 min(2 x SRTT, RTO) of the connection's freshest RFC 6298 estimate (`tcpscope.rto`; 1 s before the
-first RTT sample). Each stall gets one cause from an ordered rule list (first match wins),
-evaluated on the connection state just before the packet that ended it; the rules, their tapo
-source and their adaptation are in docs/stalls.md. Pure functions over the `segments` and `flows`
+first RTT sample), and never shorter than STALL_FLOOR (Linux's delayed-ACK minimum). Each stall
+gets one cause from an ordered rule list (first match wins), evaluated on the connection state
+just before the packet that ended it; the rules, their tapo source and their adaptation are in
+docs/stalls.md. Pure functions over the `segments` and `flows`
 frames; the walk is compiled (numba).
 """
 
@@ -56,6 +57,9 @@ SUMMARY_COLUMNS: tuple[str, ...] = ("stalls", "stall_time_s", "stall_ratio", *(f
 SMALL_INIT_WINDOW = 4096  # bytes, tapo's init_rwnd <= 4096
 SMALL_WINDOW_SEGMENTS = 3  # tapo's 3 x max_snd_seg_size
 DEFAULT_MSS = 536  # RFC 9293 default send MSS, used until a side has sent a larger segment
+#: Smallest stall threshold (s): Linux's TCP_DELACK_MIN. On a path whose 2 x SRTT is shorter, a
+#: sender waiting for a delayed ACK pauses that long in normal operation (docs/stalls.md).
+STALL_FLOOR = 0.04
 
 _NEW, _RETX, _SPUR, _REORD, _DUP, _KEEPALIVE, _PROBE = range(7)
 _FIN, _SYN, _RST = 0x01, 0x02, 0x04
@@ -81,6 +85,7 @@ def _walk(
     g: float,
     min_rto: float,
     max_rto: float,
+    floor: float,
 ) -> tuple[np.ndarray, ...]:
     """Walk each flow (rows flow-sorted, in time order); return per stall: start row, end row,
     cause, group, threshold, SRTT and RTO (s), and the number of stalls."""
@@ -129,7 +134,7 @@ def _walk(
                     s_srtt = np.nan
                     s_rto = init_rto
                 else:
-                    thr = min(2.0 * srtt[fs], rto[fs])
+                    thr = max(min(2.0 * srtt[fs], rto[fs]), floor)
                     s_srtt = srtt[fs]
                     s_rto = rto[fs]
                 if gap > thr:
@@ -322,8 +327,10 @@ def detect_stalls(
     min_rto: float = rtomod.MIN_RTO,
     max_rto: float = rtomod.MAX_RTO,
     granularity: float = rtomod.G,
+    floor: float = STALL_FLOOR,
 ) -> pl.DataFrame:
-    """The stalls of a capture (STALL_SCHEMA), one row per stall, by flow and time."""
+    """The stalls of a capture (STALL_SCHEMA), one row per stall, by flow and time. `floor` is the
+    smallest threshold (s); 0 gives tapo's min(2 SRTT, RTO) unchanged."""
     if segments.height == 0:
         return pl.DataFrame(schema=STALL_SCHEMA)
     df = segments.select(_WALK_COLUMNS)
@@ -367,6 +374,7 @@ def detect_stalls(
         granularity,
         min_rto,
         max_rto,
+        floor,
     )
     s_row, e_row, cause, group, thr, srtt, rto = res
     t = df["t"].to_numpy()
