@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from packetgen import FIN, RST, SYN, Conn, Endpoint, frame
+from packetgen import ACK, FIN, PSH, RST, SYN, Conn, Endpoint, frame
 from tcpscope.analysis import analyze
 
 PHONE, SERVER = "192.168.2.2", "203.0.113.10"
@@ -382,6 +382,34 @@ def test_new_data_a_round_trip_after_a_lost_tail_resend() -> None:
     assert _classes(a.segments, SERVER) == ["new"] * 6 + ["retransmission", "new"]
 
 
+@pytest.mark.parametrize(
+    "missing, wait, expected",
+    [(3, 0.3, "retransmission"), (2, 0.3, "new"), (3, 0.7, "new")],
+    ids=["tail-segment-lost-too", "probe-only", "second-rto"],
+)
+def test_segments_after_a_lost_tail_resend(missing: int, wait: float, expected: str) -> None:
+    """Client-side capture of a download whose last two segments and the tail-loss probe are lost
+    upstream: three server IDs are missing before the RTO re-send of the first. One is its original,
+    one the probe, the third the last segment, whose re-send a round trip later starts at the next
+    byte expected (`retransmission`). Two missing IDs are the original and the probe: what follows
+    is F-RTO's new data. After 0.7 s a second, backed-off RTO may have fired: the third missing
+    ID may be the first RTO re-send, so the next segment is not counted as a re-send either."""
+    c = Conn(Endpoint(PHONE, 53790, 43), Endpoint(SERVER, 443, 1_200_000))
+    t = c.handshake(11.0, rtt=0.05)
+    srv = c.server
+    for k in range(6):
+        c.send(t + 0.03 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        if k % 2:
+            c.send(t + 0.0305 + 0.001 * k, c.client, 1, rel_ack=1 + (k + 1) * MSS)
+    srv.ip_id += missing
+    srv.ts += missing
+    c.send(t + 0.036 + wait, srv, 1 + 6 * MSS, MSS, rel_ack=1)  # the RTO re-send of segment 7
+    c.send(t + 0.037 + wait, c.client, 1, rel_ack=1 + 7 * MSS)
+    c.send(t + 0.087 + wait, srv, 1 + 7 * MSS, 300, rel_ack=1, flags=ACK | PSH | FIN)  # segment 8, with the FIN
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 6 + ["retransmission", expected]
+
+
 def test_eifel_after_a_delayed_ack_of_two_resends() -> None:
     """Phone-side capture of an upload: segments 3 and 4 lost, re-sent back to back, and one
     (delayed) ACK covers both, echoing the first re-send's TSval (RFC 7323 3.4). That echo is older
@@ -431,6 +459,59 @@ def test_segments_lost_above_the_bytes_seen(top: str, expected: str) -> None:
     c.send(t + 0.3003, srv, 1, rel_ack=1 + 10 * MSS)
     a = analyze(frame(c), device=PHONE)
     assert _classes(a.segments, PHONE) == ["new"] * 7 + ["retransmission"] + [expected] * 2
+
+
+@pytest.mark.parametrize("hidden, expected", [(1, "new"), (3, "retransmission")],
+                         ids=["fast-resend-lost", "fast-resend-and-top-segments-lost"])
+def test_timer_resend_of_the_lowest_hole(hidden: int, expected: str) -> None:
+    """Client-side capture of a download: segment 4 is lost and the phone SACKs around it. The
+    server's re-send of it comes 0.3 s after its highest segment (a timer), after `hidden` missing
+    IDs. One of them is the fast re-send of the same hole the SACKs asked for, lost too (it would
+    have filled the hole); only the others can be new data lost above the bytes seen."""
+    c = Conn(Endpoint(PHONE, 53800, 47), Endpoint(SERVER, 443, 1_300_000))
+    t = c.handshake(12.0, rtt=0.05)
+    srv = c.server
+    for k in range(8):
+        if k == 3:
+            srv.ip_id += 1  # lost upstream
+            srv.ts += 1
+            continue
+        c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        c.send(t + 0.0002 + 0.001 * k, c.client, 1, rel_ack=1 + min(k + 1, 3) * MSS,
+               sack=[(1 + 4 * MSS, 1 + (k + 1) * MSS)] if k > 3 else None)
+    srv.ip_id += hidden
+    srv.ts += hidden
+    c.send(t + 0.31, srv, 1 + 3 * MSS, MSS, rel_ack=1)  # the RTO re-send of segment 4
+    c.send(t + 0.3102, c.client, 1, rel_ack=1 + 8 * MSS)
+    c.send(t + 0.36, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # new data, or re-sends of hidden segments
+    c.send(t + 0.3601, srv, 1 + 9 * MSS, MSS, rel_ack=1)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 7 + ["retransmission"] + [expected] * 2
+
+
+@pytest.mark.parametrize("sack_after, expected", [(0.015, "spurious_retransmission"), (0.055, "retransmission")],
+                         ids=["sacked-too-soon", "sacked-a-round-trip-later"])
+def test_sack_of_a_resend_sooner_than_a_round_trip(sack_after: float, expected: str) -> None:
+    """Phone-side capture of an upload (RTT 50 ms): segment 2 is lost, segment 4 held on the way;
+    the server SACKs around both and the phone re-sends both. A SACK covering segment 4 15 ms
+    after its re-send cannot answer the re-send (RFC 8985 6.2, Linux's tcp_rack_advance()): the
+    original arrived, the re-send was needless and the original `reordered`. A round trip after
+    the re-send, the re-send may have filled it. The cumulative ACK stays below (segment 2), so
+    its echo tells nothing (RFC 7323's TS.Recent moves only at the left edge)."""
+    c = Conn(Endpoint(PHONE, 53810, 53), Endpoint(SERVER, 443, 1_400_000))
+    t = c.handshake(13.0, rtt=0.05)
+    for k in range(8):
+        c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
+    for k in (0, 2, 4, 5, 6, 7):
+        blocks = [(1 + 2 * MSS, 1 + min(k + 1, 3) * MSS)] + ([(1 + 4 * MSS, 1 + (k + 1) * MSS)] if k > 3 else [])
+        c.send(t + 0.05 + 0.001 * k, c.server, 1, rel_ack=1 + MSS, sack=blocks[::-1] if k else None)
+    c.send(t + 0.0575, c.client, 1 + MSS, MSS, rel_ack=1)  # the fast re-sends of segments 2 and 4
+    c.send(t + 0.0576, c.client, 1 + 3 * MSS, MSS, rel_ack=1)
+    c.send(t + 0.0576 + sack_after, c.server, 1, rel_ack=1 + MSS, sack=[(1 + 2 * MSS, 1 + 8 * MSS)])
+    c.send(t + 0.108, c.server, 1, rel_ack=1 + 8 * MSS)  # the re-send of segment 2 arrived
+    a = analyze(frame(c), device=PHONE)
+    original = "reordered" if expected == "spurious_retransmission" else "new"
+    assert _classes(a.segments, PHONE) == ["new"] * 3 + [original] + ["new"] * 4 + ["retransmission", expected]
 
 
 @pytest.mark.parametrize("arrived, expected", [(True, "spurious_retransmission"), (False, "retransmission")],

@@ -32,8 +32,10 @@ SPURIOUS_RTT_FRACTION = 0.8
 # reordering; later it is a retransmission of a segment lost upstream
 REORDER_RTT_FRACTION = 0.75
 # a SACK of re-sent bytes sooner than this fraction of the minimum RTT after the re-send was
-# caused by an earlier copy (strict: queues inflate the minimum RTT the capture measures)
-SACK_TOO_SOON = 0.25
+# caused by an earlier copy (RFC 8985 6.2 and Linux's tcp_rack_advance() use the whole minimum
+# RTT; half, because a standing queue can inflate the minimum a capture measures: lab uploads
+# had real re-sends SACKed at 0.7-0.8 of it)
+SACK_TOO_SOON = 0.5
 DEFAULT_RTT_S = 0.01  # used for the time rule when no RTT is known yet
 
 
@@ -165,17 +167,37 @@ def _lost_original(
 @njit(cache=True)
 def _lost_above(
     sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, top_ipid: np.int64, at_lowest_hole: bool,
-    o_data_t: float, p_t: float,
+    o_data_t: float, t: float, p_t: float,
 ) -> np.int64:
     """At the receiver's side, a re-send of the lowest hole comes right after a gap in its sender's
     IP IDs, and the packet before the gap was the sender's highest segment: how many packets the
-    gap hid (0: no such gap). A sender re-sends holes from the lowest up, so the hidden packets
-    were not re-sends, nor ACKs (the receiver's side sent no data to acknowledge): they were new
-    data above the bytes seen, lost on the way. Their re-sends start exactly at the next byte
-    expected and look new without this."""
+    gap hid that were new data (0: no such gap). A sender re-sends holes from the lowest up, so the
+    hidden packets were not re-sends of other holes, nor ACKs (the receiver's side sent no data to
+    acknowledge): they were new data above the bytes seen, lost on the way. Their re-sends start
+    exactly at the next byte expected and look new without this. A re-send by the timer (MIN_RTO_S
+    after the previous packet) comes after the fast re-send of the same hole, which the
+    receiver's SACKs had asked for; it never arrived (it would have filled the hole), so one
+    hidden packet is that copy."""
     if sender_side or not step1 or not at_lowest_hole or p_ipid != top_ipid or o_data_t > p_t:
         return 0
-    return _ids_missing(ipid, p_ipid)
+    missing = _ids_missing(ipid, p_ipid)
+    return max(missing - 1, 0) if t - p_t >= MIN_RTO_S else missing
+
+
+@njit(cache=True)
+def _tail_lost_after(ipid: np.int64, p_ipid: np.int64, t: float, p_t: float) -> np.int64:
+    """After a lost-tail re-send (`_lost_original`) sent by a retransmission timer: how many of
+    the packets its ID gap hid were segments after its own original (0: none, or unknown).
+
+    Before a Linux RTO the hidden packets are the original, at most one tail-loss probe (RFC 8985
+    7: one per episode) and, beyond those two, the segments that followed the original, lost with
+    it; their re-sends come after this one, starting at the next byte expected, and look new
+    without this. Counted only while a single RTO can have fired (less than 3 x MIN_RTO_S since
+    the sender's previous packet: a second, backed-off one takes at least twice as long again),
+    since a lost first RTO re-send would be one more hidden packet that carried no new bytes."""
+    if t - p_t < MIN_RTO_S or t - p_t >= 3.0 * MIN_RTO_S:
+        return 0
+    return max(_ids_missing(ipid, p_ipid) - 2, 0)
 
 
 @njit(cache=True)
@@ -575,6 +597,8 @@ def walk_flows(
                 wait = max(0.5 * min_rtt[d] if np.isfinite(min_rtt[d]) else 0.0, DEFAULT_RTT_S)
                 if s >= max_end[d] and t[i] - t[r] < wait:
                     cls[r] = NEW
+                    if lost_top_row[d] == r:
+                        lost_top[d] = 0
                 lone[d] = -1
             if (fl & (SYN | RST)) != 0 and ln == 0:
                 continue
@@ -613,6 +637,10 @@ def walk_flows(
                 ):
                     cls[i] = RETRANSMISSION  # its original never reached the capture point
                     lone[d] = i
+                    extra = _tail_lost_after(ipid[i], p_ipid, t[i], p_t)
+                    if extra > 0:
+                        lost_top[d] = extra
+                        lost_top_row[d] = i
                 # PAWS at the receiver's side: discarded on arrival, its bytes stay a hole
                 top = e if _paws_discards(sender_vantage[k], ts_ok[k], tsval[i], ts_echo[d]) else s
                 if top > max_end[d]:
@@ -673,7 +701,7 @@ def walk_flows(
                             cls[i] = RETRANSMISSION
                             gap = _lost_above(
                                 sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], s == una[d],
-                                o_data_t, p_t,
+                                o_data_t, t[i], p_t,
                             )
                             if gap > 0:
                                 lost_top[d] = gap
