@@ -147,6 +147,14 @@ def test_receiver_side_reordering_loss_and_duplicates(timestamps: bool, ip_ids: 
     assert down["loss_rate"] == pytest.approx(1 / counted)
 
 
+def _six_segments_down(c: Conn, t: float) -> None:
+    """The server sends six full segments from t + 30 ms, 1 ms apart; the client ACKs every second."""
+    for k in range(6):
+        c.send(t + 0.03 + 0.001 * k, c.server, 1 + k * MSS, MSS, rel_ack=1)
+        if k % 2:
+            c.send(t + 0.0305 + 0.001 * k, c.client, 1, rel_ack=1 + (k + 1) * MSS)
+
+
 def _lost_tail_at_receiver(next_gap: float | None = None, client_sends: bool = False) -> Conn:
     """Client-side capture of a short download whose last segment is lost upstream: the server
     numbers its packets 1, 2, 3 (IP ID), the lost one's ID never shows, and its re-send comes
@@ -156,10 +164,7 @@ def _lost_tail_at_receiver(next_gap: float | None = None, client_sends: bool = F
     c = Conn(Endpoint(PHONE, 53698, 7), Endpoint(SERVER, 443, 4_294_960_000))
     t = c.handshake(2.0, rtt=0.05)
     srv = c.server
-    for k in range(6):
-        c.send(t + 0.03 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
-        if k % 2:
-            c.send(t + 0.0305 + 0.001 * k, c.client, 1, rel_ack=1 + (k + 1) * MSS)
+    _six_segments_down(c, t)
     srv.ip_id += 1  # segment 7 (bytes 6 MSS .. 7 MSS) leaves the server and is lost
     srv.ts += 1
     if client_sends:
@@ -397,10 +402,7 @@ def test_segments_after_a_lost_tail_resend(missing: int, wait: float, expected: 
     c = Conn(Endpoint(PHONE, 53790, 43), Endpoint(SERVER, 443, 1_200_000))
     t = c.handshake(11.0, rtt=0.05)
     srv = c.server
-    for k in range(6):
-        c.send(t + 0.03 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
-        if k % 2:
-            c.send(t + 0.0305 + 0.001 * k, c.client, 1, rel_ack=1 + (k + 1) * MSS)
+    _six_segments_down(c, t)
     srv.ip_id += missing
     srv.ts += missing
     c.send(t + 0.036 + wait, srv, 1 + 6 * MSS, MSS, rel_ack=1)  # the RTO re-send of segment 7
@@ -424,6 +426,19 @@ def test_eifel_after_a_delayed_ack_of_two_resends() -> None:
     assert _classes(a.segments, PHONE) == ["new"] * 10 + ["retransmission"] * 2
 
 
+def _eight_with_the_fourth_lost(c: Conn, t: float, sender: Endpoint, receiver: Endpoint) -> None:
+    """`sender` sends eight full segments 1 ms apart; the fourth is lost upstream (its IP ID and
+    TSval are used up, it never shows); `receiver` ACKs each arrival, SACKing above the hole."""
+    for k in range(8):
+        if k == 3:
+            sender.ip_id += 1
+            sender.ts += 1
+            continue
+        c.send(t + 0.001 * k, sender, 1 + k * MSS, MSS, rel_ack=1)
+        c.send(t + 0.0002 + 0.001 * k, receiver, 1, rel_ack=1 + min(k + 1, 3) * MSS,
+               sack=[(1 + 4 * MSS, 1 + (k + 1) * MSS)] if k > 3 else None)
+
+
 @pytest.mark.parametrize("top, expected", [("lost", "retransmission"), ("late", "new"), ("none", "new")],
                          ids=["top-segments-lost", "top-segments-late", "nothing-hidden"])
 def test_segments_lost_above_the_bytes_seen(top: str, expected: str) -> None:
@@ -436,14 +451,7 @@ def test_segments_lost_above_the_bytes_seen(top: str, expected: str) -> None:
     c = Conn(Endpoint(PHONE, 53770, 37), Endpoint(SERVER, 8080, 1_000_000))
     t = c.handshake(9.0, rtt=0.05, near_client=False)
     cli, srv = c.client, c.server
-    for k in range(8):
-        if k == 3:
-            cli.ip_id += 1  # lost upstream
-            cli.ts += 1
-            continue
-        c.send(t + 0.001 * k, cli, 1 + k * MSS, MSS, rel_ack=1)
-        c.send(t + 0.0002 + 0.001 * k, srv, 1, rel_ack=1 + min(k + 1, 3) * MSS,
-               sack=[(1 + 4 * MSS, 1 + (k + 1) * MSS)] if k > 3 else None)
+    _eight_with_the_fourth_lost(c, t, cli, srv)
     hidden = [(cli.ip_id + 1, cli.ts + 1), (cli.ip_id + 2, cli.ts + 2)]
     if top != "none":
         cli.ip_id += 2  # segments 9 and 10
@@ -471,14 +479,7 @@ def test_timer_resend_of_the_lowest_hole(hidden: int, expected: str) -> None:
     c = Conn(Endpoint(PHONE, 53800, 47), Endpoint(SERVER, 443, 1_300_000))
     t = c.handshake(12.0, rtt=0.05)
     srv = c.server
-    for k in range(8):
-        if k == 3:
-            srv.ip_id += 1  # lost upstream
-            srv.ts += 1
-            continue
-        c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
-        c.send(t + 0.0002 + 0.001 * k, c.client, 1, rel_ack=1 + min(k + 1, 3) * MSS,
-               sack=[(1 + 4 * MSS, 1 + (k + 1) * MSS)] if k > 3 else None)
+    _eight_with_the_fourth_lost(c, t, srv, c.client)
     srv.ip_id += hidden
     srv.ts += hidden
     c.send(t + 0.31, srv, 1 + 3 * MSS, MSS, rel_ack=1)  # the RTO re-send of segment 4
@@ -545,10 +546,7 @@ def test_syn_ack_with_ip_id_zero_keeps_the_lost_tail_rule() -> None:
     t = 11.0505
     c.send(t, c.client, 1, rel_ack=1)
     srv = c.server
-    for k in range(6):
-        c.send(t + 0.03 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
-        if k % 2:
-            c.send(t + 0.0305 + 0.001 * k, c.client, 1, rel_ack=1 + (k + 1) * MSS)
+    _six_segments_down(c, t)
     srv.ip_id += 1  # the last segment, lost upstream
     srv.ts += 1
     c.send(t + 0.336, srv, 1 + 6 * MSS, MSS, rel_ack=1)  # its RTO re-send
