@@ -41,8 +41,24 @@ def test_direction_and_server_override_the_guess(tmp_path: Path) -> None:
 def test_help_lists_the_options() -> None:
     r = _tcpscope("analyze", "--help")
     assert r.returncode == 0
-    for option in ("--device", "--server", "--port", "--direction", "--host", "-o"):
+    for option in ("--device", "--server", "--port", "--direction", "--host", "--stall-floor-ms", "-o"):
         assert option in r.stdout
+
+
+def test_stall_floor_option(tmp_path: Path) -> None:
+    """`--stall-floor-ms` reaches the stall detector: with a 1 s floor only the gaps longer than
+    1 s of the default run stay stalls (the chat's idle gaps), each with a threshold of 1 s."""
+    cap = str(REPO / "pcap" / "send_text.pcap")
+    base, high = tmp_path / "default", tmp_path / "high"
+    assert _tcpscope("analyze", cap, "-o", str(base), "--device", "192.168.2.2").returncode == 0
+    r = _tcpscope("analyze", cap, "-o", str(high), "--device", "192.168.2.2", "--stall-floor-ms", "1000")
+    assert r.returncode == 0, r.stderr
+    every, long = pl.read_parquet(base / "stalls.parquet"), pl.read_parquet(high / "stalls.parquet")
+    assert 0 < long.height < every.height
+    assert long["end_frame"].to_list() == every.filter(pl.col("duration_s") > 1.0)["end_frame"].to_list()
+    assert (long["threshold_s"] >= 1.0).all()
+    bad = _tcpscope("analyze", cap, "-o", str(tmp_path / "x"), "--stall-floor-ms", "-5")
+    assert bad.returncode == 2 and "not a duration in ms" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_bad_address_is_one_line(tmp_path: Path) -> None:

@@ -61,6 +61,12 @@ def test_config_yaml_loads_relative_paths(tmp_path: Path) -> None:
     assert cfg.results == tmp_path / "out" and len(cfg.captures) == 3
 
 
+def test_config_yaml_negative_stall_floor(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("captures: c.tsv\ncapture_dir: pcap\nresults: r\nstall_floor_ms: -1\n")
+    with pytest.raises(ConfigError, match=r"config\.yaml: .*stall_floor_ms"):
+        load_config(tmp_path / "config.yaml")
+
+
 def test_config_yaml_unknown_key(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("captures: c.tsv\ncapture_dir: pcap\nresults: r\nx: 1\n")
     with pytest.raises(ConfigError, match=r"config\.yaml: .*'x'"):

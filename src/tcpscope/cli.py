@@ -34,6 +34,17 @@ def _port(text: str) -> int:
     return value
 
 
+def _milliseconds(text: str) -> float:
+    """argparse type: a duration in ms, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a duration in ms (0 or more): {text!r}")
+    return value
+
+
 def summary_table(flows: pl.DataFrame) -> pl.DataFrame:
     """The per-flow summary printed by `analyze`: one line per connection side that sent data."""
     if flows.height == 0:
@@ -65,9 +76,10 @@ def summary_table(flows: pl.DataFrame) -> pl.DataFrame:
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from tcpscope.pipeline import analyze_capture
 
+    floor = {} if args.stall_floor_ms is None else {"stall_floor": args.stall_floor_ms / 1000}
     result = analyze_capture(
         args.capture, args.output, device=args.device, server=args.server, port=args.port, direction=args.direction,
-        host=args.host,
+        host=args.host, **floor,
     )
     table = summary_table(result.flows)
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=250, fmt_str_lengths=80, tbl_hide_dataframe_shape=True,
@@ -119,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser(
         "analyze",
         help="decode and analyse one capture into Parquet tables; print a per-flow summary",
-        description="Write segments.parquet, flows.parquet and capture.json into DIR "
-        "and print one line per connection side that sent data.",
+        description="Write segments.parquet, flows.parquet, stalls.parquet and capture.json into DIR, "
+        "print one line per connection side that sent data, then the stalls by cause.",
     )
     a.add_argument("capture", type=Path, help="pcap or pcapng file, optionally gzip-compressed")
     a.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="output folder")
@@ -134,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--host", metavar="GLOB",
         help="server host name pattern (TLS SNI or HTTP Host, e.g. '*.qpic.cn'): marks only its connections matched",
+    )
+    a.add_argument(
+        "--stall-floor-ms", type=_milliseconds, metavar="MS",
+        help="shortest gap that counts as a stall (default 40, Linux's delayed-ACK minimum; "
+        "0: tapo's threshold min(2 SRTT, RTO) alone; docs/stalls.md)",
     )
     a.set_defaults(func=_cmd_analyze)
 

@@ -11,7 +11,7 @@ from tcpscope.decode.info import CaptureInfo
 from tcpscope.decode.table import empty_packets
 from tcpscope.errors import CaptureError
 from tcpscope.labels import empty_labels, flow_labels, join_labels, match_host
-from tcpscope.stalls import add_stall_summary, detect_stalls
+from tcpscope.stalls import STALL_FLOOR, add_stall_summary, detect_stalls
 from tcpscope.timing import stage
 
 OUTPUTS = ("segments.parquet", "flows.parquet", "stalls.parquet", "capture.json")
@@ -28,6 +28,7 @@ def analyze_capture(
     labels: bool = True,
     decoded: Decoded | None = None,
     analysis: Analysis | None = None,
+    stall_floor: float = STALL_FLOOR,
 ) -> Analysis:
     """Decode `capture`, analyse it and write OUTPUTS into `out_dir` (each atomically).
 
@@ -38,7 +39,8 @@ def analyze_capture(
     keeps in `matched` only the connections whose SNI or HTTP Host matches it.
     `decoded` and `analysis`, when given, stand for decoding and `analyze()`: a capture
     analysed in shards (tcpscope.shard, workflow rule shard_merge) passes its merged
-    analysis and gets the same outputs.
+    analysis and gets the same outputs. `stall_floor` (s) is the smallest stall threshold
+    (docs/stalls.md; 0: tapo's min(2 SRTT, RTO) alone).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -63,7 +65,7 @@ def analyze_capture(
     if host and found.is_empty():
         warnings.append(f"host pattern {host!r}: the capture has no TLS SNI or HTTP Host label, no connection matched")
     with stage("stalls"):
-        stalls = detect_stalls(result.segments, flows)  # docs/stalls.md
+        stalls = detect_stalls(result.segments, flows, floor=stall_floor)  # docs/stalls.md
     result = Analysis(result.segments, add_stall_summary(flows, stalls))
     with stage("write"):
         write_parquet(result.segments, out / "segments.parquet")

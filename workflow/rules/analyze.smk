@@ -30,5 +30,6 @@ rule analyze:
         port=lambda wildcards: row(wildcards).port,
         direction=lambda wildcards: row(wildcards).direction,
         host=lambda wildcards: row(wildcards).host,
+        stall_floor=config["stall_floor_ms"] / 1000,
     script:
         "../scripts/analyze.py"

@@ -30,6 +30,7 @@ def main() -> None:
             port=params.port,
             direction=params.direction,
             host=params.host,
+            stall_floor=params.stall_floor,
         )
     except CaptureError as exc:
         # the capture itself is bad: an explicit failure marker (capture.json status
