@@ -412,6 +412,62 @@ def test_segments_after_a_lost_tail_resend(missing: int, wait: float, expected: 
     assert _classes(a.segments, SERVER) == ["new"] * 6 + ["retransmission", expected]
 
 
+@pytest.mark.parametrize(
+    "reply_after, echo, phone_resends, expected",
+    [
+        (0.31, "message", True, "retransmission"),
+        (0.06, "message", False, "new"),
+        (0.31, "older", True, "new"),
+        (0.31, "message", False, "new"),
+    ],
+    ids=["re-sent-after-a-timeout", "a-round-trip-later", "echoes-an-older-packet", "phone-had-its-ack"],
+)
+def test_reply_lost_with_its_ack(reply_after: float, echo: str, phone_resends: bool, expected: str) -> None:
+    """Client-side capture of a chat. The phone sends a message; the server's reply, which also
+    carries the ACK of it, is lost upstream (one server ID never shows), so the phone re-sends
+    its message, and the server re-sends the reply a timeout later, still echoing the message's
+    TSval. It acknowledges new bytes, so the lost-tail rule declines; it is the lost-reply
+    rule's case. A reply a round trip after the message is an answer (the missing ID a lost
+    pure ACK), and so is one echoing a packet from before the server's previous one. Without the
+    phone's re-send, the missing packet was the server's ACK (which the phone got) and the
+    segment a new message the server's application sent later."""
+    c = Conn(Endpoint(PHONE, 53820, 59), Endpoint(SERVER, 443, 1_500_000))
+    t = c.handshake(14.0, rtt=0.05)
+    earlier = []
+    for k in range(4):  # four exchanges, each answered a round trip later
+        earlier.append(c.send(t + k, c.client, 1 + 100 * k, 100, rel_ack=1 + 30 * k))
+        c.send(t + k + 0.05, c.server, 1 + 30 * k, 30, rel_ack=101 + 100 * k)
+        c.send(t + k + 0.0501, c.client, 101 + 100 * k, rel_ack=31 + 30 * k)
+    message = c.send(t + 4.0, c.client, 401, 200, rel_ack=121)
+    c.server.ip_id += 1  # the reply, lost upstream
+    c.server.ts += 1
+    if phone_resends:
+        c.send(t + 4.28, c.client, 401, 200, rel_ack=121)  # no ACK came: the phone re-sends
+    tsecr = (message if echo == "message" else earlier[2])["opt_tsval"]
+    c.send(t + 4.0 + reply_after, c.server, 121, 30, rel_ack=601, tsecr=tsecr)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 4 + [expected]
+
+
+@pytest.mark.parametrize("dsack_from, expected", [(2, "retransmission"), (1, "spurious_retransmission")],
+                         ids=["part-duplicate", "all-duplicate"])
+def test_dsack_of_part_of_a_resend(dsack_from: int, expected: str) -> None:
+    """Phone-side capture of two messages, the first lost on the way (and the SACK for the second
+    lost too). The RTO re-send carries both; the server's D-SACK reports only the second as
+    duplicate (Linux D-SACKs the part below RCV.NXT): the re-send delivered the first, so it was
+    needed. A D-SACK of all of it makes it needless."""
+    c = Conn(Endpoint(PHONE, 53830, 61), Endpoint(SERVER, 443, 1_600_000))
+    t = c.handshake(15.0, rtt=0.05)
+    c.send(t + 0.1, c.client, 1, 300, rel_ack=1)
+    c.send(t + 0.151, c.server, 1, rel_ack=301)  # an RTT sample for the phone
+    c.send(t + 1.0, c.client, 301, 300, rel_ack=1)  # lost downstream
+    c.send(t + 1.25, c.client, 601, 300, rel_ack=1)
+    c.send(t + 1.55, c.client, 301, 600, rel_ack=1)  # the RTO re-send of both
+    c.send(t + 1.6, c.server, 1, rel_ack=901, sack=[(1 + 300 * dsack_from, 901)])
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 3 + [expected]
+
+
 def test_eifel_after_a_delayed_ack_of_two_resends() -> None:
     """Phone-side capture of an upload: segments 3 and 4 lost, re-sent back to back, and one
     (delayed) ACK covers both, echoing the first re-send's TSval (RFC 7323 3.4). That echo is older
@@ -428,14 +484,17 @@ def test_eifel_after_a_delayed_ack_of_two_resends() -> None:
 
 def _eight_with_the_fourth_lost(c: Conn, t: float, sender: Endpoint, receiver: Endpoint) -> None:
     """`sender` sends eight full segments 1 ms apart; the fourth is lost upstream (its IP ID and
-    TSval are used up, it never shows); `receiver` ACKs each arrival, SACKing above the hole."""
+    TSval are used up, it never shows); `receiver` ACKs each arrival, SACKing above the hole and
+    echoing the third segment's TSval (RFC 7323: TS.Recent moves only at the left edge)."""
     for k in range(8):
         if k == 3:
             sender.ip_id += 1
             sender.ts += 1
             continue
-        c.send(t + 0.001 * k, sender, 1 + k * MSS, MSS, rel_ack=1)
-        c.send(t + 0.0002 + 0.001 * k, receiver, 1, rel_ack=1 + min(k + 1, 3) * MSS,
+        sent = c.send(t + 0.001 * k, sender, 1 + k * MSS, MSS, rel_ack=1)
+        if k < 3:
+            in_order = sent["opt_tsval"]
+        c.send(t + 0.0002 + 0.001 * k, receiver, 1, rel_ack=1 + min(k + 1, 3) * MSS, tsecr=in_order,
                sack=[(1 + 4 * MSS, 1 + (k + 1) * MSS)] if k > 3 else None)
 
 
@@ -490,12 +549,13 @@ def test_timer_resend_of_the_lowest_hole(hidden: int, expected: str) -> None:
     assert _classes(a.segments, SERVER) == ["new"] * 7 + ["retransmission"] + [expected] * 2
 
 
-@pytest.mark.parametrize("sack_after, expected", [(0.015, "spurious_retransmission"), (0.055, "retransmission")],
+@pytest.mark.parametrize("sack_after, expected", [(0.01, "spurious_retransmission"), (0.055, "retransmission")],
                          ids=["sacked-too-soon", "sacked-a-round-trip-later"])
 def test_sack_of_a_resend_sooner_than_a_round_trip(sack_after: float, expected: str) -> None:
     """Phone-side capture of an upload (RTT 50 ms): segment 2 is lost, segment 4 held on the way;
-    the server SACKs around both and the phone re-sends both. A SACK covering segment 4 15 ms
-    after its re-send cannot answer the re-send (RFC 8985 6.2, Linux's tcp_rack_advance()): the
+    the server SACKs around both and the phone re-sends both. A SACK covering segment 4 10 ms
+    after its re-send (a fifth of the RTT) cannot answer the re-send (RFC 8985 6.2, Linux's
+    tcp_rack_advance(); tcpscope asks for less than a quarter of the minimum RTT): the
     original arrived, the re-send was needless and the original `reordered`. A round trip after
     the re-send, the re-send may have filled it. The cumulative ACK stays below (segment 2), so
     its echo tells nothing (RFC 7323's TS.Recent moves only at the left edge)."""
@@ -513,6 +573,29 @@ def test_sack_of_a_resend_sooner_than_a_round_trip(sack_after: float, expected: 
     a = analyze(frame(c), device=PHONE)
     original = "reordered" if expected == "spurious_retransmission" else "new"
     assert _classes(a.segments, PHONE) == ["new"] * 3 + [original] + ["new"] * 4 + ["retransmission", expected]
+
+
+@pytest.mark.parametrize("hidden, expected", [(True, "retransmission"), (False, "new")],
+                         ids=["top-segment-lost", "nothing-hidden"])
+def test_needless_resend_of_a_late_hole_shows_the_gap(hidden: bool, expected: str) -> None:
+    """Client-side capture of a download: segment 4 is held on the way and arrives after
+    segment 8 (`reordered`). The server's fast re-send of it, needless by then, comes after one
+    missing server ID right behind segment 8: the hidden packet was segment 9, lost, and its
+    re-send later starts at the next byte expected (`retransmission`, as for a hole's re-send)."""
+    c = Conn(Endpoint(PHONE, 53840, 67), Endpoint(SERVER, 443, 1_700_000))
+    t = c.handshake(16.0, rtt=0.05)
+    srv = c.server
+    held = (srv.ip_id + 4, srv.ts + 4)
+    _eight_with_the_fourth_lost(c, t, srv, c.client)
+    if hidden:
+        srv.ip_id += 1  # segment 9, lost upstream
+        srv.ts += 1
+    c.send(t + 0.009, srv, 1 + 3 * MSS, MSS, rel_ack=1, ip_id=held[0], tsval=held[1])  # segment 4, late
+    c.send(t + 0.0092, c.client, 1, rel_ack=1 + 8 * MSS)
+    c.send(t + 0.052, srv, 1 + 3 * MSS, MSS, rel_ack=1)  # the fast re-send of segment 4
+    c.send(t + 0.35, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9: its RTO re-send, or new
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 7 + ["reordered", "spurious_retransmission", expected]
 
 
 @pytest.mark.parametrize("arrived, expected", [(True, "spurious_retransmission"), (False, "retransmission")],

@@ -33,9 +33,9 @@ SPURIOUS_RTT_FRACTION = 0.8
 REORDER_RTT_FRACTION = 0.75
 # a SACK of re-sent bytes sooner than this fraction of the minimum RTT after the re-send was
 # caused by an earlier copy (RFC 8985 6.2 and Linux's tcp_rack_advance() use the whole minimum
-# RTT; half, because a standing queue can inflate the minimum a capture measures: lab uploads
-# had real re-sends SACKed at 0.7-0.8 of it)
-SACK_TOO_SOON = 0.5
+# RTT; a quarter, because queues and jitter make the capture's minimum a poor bound: a lab
+# upload had needed re-sends SACKed at 0.30-0.45 of it, docs/classification.md)
+SACK_TOO_SOON = 0.25
 DEFAULT_RTT_S = 0.01  # used for the time rule when no RTT is known yet
 
 
@@ -162,6 +162,43 @@ def _lost_original(
     # a timer fired: at least a round trip, and never less than DEFAULT_RTT_S (Linux's smallest
     # tail-loss probe timeout is 10 ms; it also keeps a coarse capture clock from passing this test)
     return t - p_t >= max(min_rtt if np.isfinite(min_rtt) else 0.0, DEFAULT_RTT_S)
+
+
+@njit(cache=True, inline="always")
+def _echo_time(ts_seen: np.ndarray, ts_time: np.ndarray, o: np.int64, tsecr: np.int64) -> float:
+    """When side o's packet with TSval `tsecr` was first seen (NaN: unknown, or echoed before)."""
+    if tsecr < 0:
+        return np.nan
+    h = tsecr & (_CACHE - 1)
+    return ts_time[o, h] if ts_seen[o, h] == tsecr else np.nan
+
+
+@njit(cache=True)
+def _lost_reply(
+    sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, has_ack: bool, ack: np.int64,
+    p_ack: np.int64, o_end: np.int64, t: float, t_echo: float, p_t: float, min_rtt: float,
+    o_resent_end: np.int64, o_resent_t: float,
+) -> bool:
+    """At the receiver's side, is this in-order segment, which acknowledges the receiver's latest
+    message, the re-send of a reply lost upstream?
+
+    The lost-tail rule (`_lost_original`) declines when the segment acknowledges new bytes: the
+    missing packet may then have been a pure ACK of them. A reply sent at once carries that ACK
+    itself; when it is lost the receiver hears nothing, and the reply's re-send comes a timeout
+    later, still echoing the message's TSval. So: 1 or 2 of the sender's IDs are missing (the
+    reply, and perhaps its loss probe), the segment acknowledges all the receiver's data, echoes
+    a packet the receiver sent after the sender's previous packet, and comes at least a minimum
+    RTT plus Linux's smallest RTO after that packet; and the receiver, never acknowledged, has
+    re-sent the end of its message since. A lost pure ACK before a new message the application
+    held that long differs there: its receiver had its ACK in time, or would have re-sent."""
+    if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or ack != o_end:
+        return False
+    if o_resent_end != ack or not o_resent_t > t_echo:
+        return False
+    missing = _ids_missing(ipid, p_ipid)
+    if missing == 0 or missing > PROBE_MAX_MISSING or not t_echo > p_t:
+        return False
+    return t - t_echo >= (min_rtt if np.isfinite(min_rtt) else DEFAULT_RTT_S) + MIN_RTO_S
 
 
 @njit(cache=True)
@@ -385,6 +422,9 @@ def walk_flows(
         lost_top = np.zeros(2, dtype=np.int64)  # segments sent above max_end and lost (_lost_above)
         lost_top_row = np.full(2, -1, dtype=np.int64)  # the re-send whose ID gap showed them
         win_drop = np.zeros(2, dtype=np.bool_)  # the bytes at una arrived and were discarded (window)
+        resent_end = np.full(2, -1, dtype=np.int64)  # end and time of each side's latest re-send
+        resent_t = np.full(2, -np.inf)
+        late_seq = np.full(2, -1, dtype=np.int64)  # start of each side's latest `reordered` segment
         for i in range(a, b):
             d = side[i]
             o = 1 - d
@@ -502,11 +542,14 @@ def walk_flows(
                     if dsack:
                         if not sender_vantage[ko]:
                             _dsack_at_receiver(a, i, o, left, right, side, t, rel_seq, plen, cls)
-                        # the newest re-send of these bytes not yet shown needless was the copy
+                        # the newest re-send of these bytes not yet shown needless was the copy;
+                        # one the block covers only in part also carried bytes the receiver
+                        # lacked (Linux D-SACKs the part below RCV.NXT): it was needed
                         j = nhist[o] - 1
                         while j >= 0:
                             if hist[o][j, 0] < right and hist[o][j, 1] > left:
-                                if cls[hist[o][j, 2]] == RETRANSMISSION:
+                                whole = left <= hist[o][j, 0] and hist[o][j, 1] <= right
+                                if cls[hist[o][j, 2]] == RETRANSMISSION and whole:
                                     _mark_spurious(cls, passed, hist[o][j, 2], hist[o][j, 3])
                                     answers = _missing_answers(
                                         ipid_step1[k], ipid[i], p_ipid, p_ack, left, s, max_end[d], max_len[d]
@@ -641,6 +684,12 @@ def walk_flows(
                     if extra > 0:
                         lost_top[d] = extra
                         lost_top_row[d] = i
+                elif _lost_reply(
+                    sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, max_end[o],
+                    t[i], _echo_time(ts_seen, ts_time, o, tsecr[i]), p_t, min_rtt[d], resent_end[o], resent_t[o],
+                ):
+                    cls[i] = RETRANSMISSION  # a reply lost upstream, re-sent after a timeout
+                    lone[d] = i
                 # PAWS at the receiver's side: discarded on arrival, its bytes stay a hole
                 top = e if _paws_discards(sender_vantage[k], ts_ok[k], tsval[i], ts_echo[d]) else s
                 if top > max_end[d]:
@@ -708,6 +757,7 @@ def walk_flows(
                                 lost_top_row[d] = i
                         elif plen[filler] > 0 or (flags[filler] & FIN) != 0:
                             cls[i] = REORDERED
+                            late_seq[d] = s
                         else:
                             # overtaken only by a pure ACK: the receiving TCP saw no gap in its
                             # byte stream, so this is not reordering (RFC 4737 counts packets
@@ -736,6 +786,15 @@ def walk_flows(
                         cls[i] = RETRANSMISSION
                     else:
                         cls[i] = SPURIOUS  # bytes the receiver side had already seen
+                        # a needless re-send of what the sender took for its lowest hole (filled
+                        # meanwhile by the late original) shows the same ID gap
+                        gap = _lost_above(
+                            sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], s == late_seq[d], o_data_t,
+                            t[i], p_t,
+                        )
+                        if gap > 0:
+                            lost_top[d] = gap
+                            lost_top_row[d] = i
                     # Karn: a re-sent range gives no RTT sample
                     if cls[i] != REORDERED:
                         for x in range(qh[d], qt[d]):
@@ -748,6 +807,9 @@ def walk_flows(
             dup[d, h, 1] = ln
             dup[d, h, 2] = ipid[i]
             dup[d, h, 3] = tsval[i]
+            if cls[i] == RETRANSMISSION or cls[i] == SPURIOUS:
+                resent_end[d] = e
+                resent_t[d] = t[i]
             if cls[i] == NEW:
                 last_new[d] = i
                 q[d][qt[d], 0] = e
