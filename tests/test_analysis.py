@@ -598,6 +598,38 @@ def test_needless_resend_of_a_late_hole_shows_the_gap(hidden: bool, expected: st
     assert _classes(a.segments, SERVER) == ["new"] * 7 + ["reordered", "spurious_retransmission", expected]
 
 
+def test_needless_resend_of_the_first_of_two_late_holes() -> None:
+    """As above with two held segments (4 and 6), both late: the sender's fast re-sends take the
+    lowest first, so the re-send right after the ID gap is of segment 4, not of the latest late
+    one; segment 9, hidden in the gap, is still found when its RTO re-send comes."""
+    c = Conn(Endpoint(PHONE, 53850, 71), Endpoint(SERVER, 443, 1_800_000))
+    t = c.handshake(17.0, rtt=0.05)
+    srv, cli = c.server, c.client
+    held = {}
+    for k in range(8):
+        if k in (3, 5):
+            srv.ip_id += 1
+            srv.ts += 1
+            held[k] = (srv.ip_id, srv.ts)
+            continue
+        sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        if k < 3:
+            in_order = sent["opt_tsval"]
+        c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, 3) * MSS, tsecr=in_order)
+    srv.ip_id += 1  # segment 9, lost upstream
+    srv.ts += 1
+    for j, k in enumerate((3, 5)):  # the late originals
+        c.send(t + 0.009 + 0.0005 * j, srv, 1 + k * MSS, MSS, rel_ack=1, ip_id=held[k][0], tsval=held[k][1])
+    c.send(t + 0.0102, cli, 1, rel_ack=1 + 8 * MSS)
+    c.send(t + 0.052, srv, 1 + 3 * MSS, MSS, rel_ack=1)  # the fast re-sends, needless by then
+    c.send(t + 0.0521, srv, 1 + 5 * MSS, MSS, rel_ack=1)
+    c.send(t + 0.35, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9's RTO re-send
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 6 + ["reordered"] * 2 + ["spurious_retransmission"] * 2 + [
+        "retransmission"
+    ]
+
+
 @pytest.mark.parametrize("arrived, expected", [(True, "spurious_retransmission"), (False, "retransmission")],
                          ids=["arrived-no-room", "lost"])
 def test_resend_of_bytes_the_receiver_had_no_room_for(arrived: bool, expected: str) -> None:

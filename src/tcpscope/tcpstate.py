@@ -321,6 +321,7 @@ def _dsack_at_receiver(
 
 
 _RECENT_RESENDS = 8  # the re-sends _dropped_for_window looks at: it runs at every duplicate ACK
+_RECENT_LATE = 8  # the latest `reordered` segments whose needless re-sends the lost-above rule reads
 
 
 @njit(cache=True)
@@ -424,7 +425,8 @@ def walk_flows(
         win_drop = np.zeros(2, dtype=np.bool_)  # the bytes at una arrived and were discarded (window)
         resent_end = np.full(2, -1, dtype=np.int64)  # end and time of each side's latest re-send
         resent_t = np.full(2, -np.inf)
-        late_seq = np.full(2, -1, dtype=np.int64)  # start of each side's latest `reordered` segment
+        late_seq = np.full((2, _RECENT_LATE), -1, dtype=np.int64)  # starts of the latest `reordered` segments
+        n_late = np.zeros(2, dtype=np.int64)
         for i in range(a, b):
             d = side[i]
             o = 1 - d
@@ -757,7 +759,8 @@ def walk_flows(
                                 lost_top_row[d] = i
                         elif plen[filler] > 0 or (flags[filler] & FIN) != 0:
                             cls[i] = REORDERED
-                            late_seq[d] = s
+                            late_seq[d, n_late[d] % _RECENT_LATE] = s
+                            n_late[d] += 1
                         else:
                             # overtaken only by a pure ACK: the receiving TCP saw no gap in its
                             # byte stream, so this is not reordering (RFC 4737 counts packets
@@ -787,10 +790,12 @@ def walk_flows(
                     else:
                         cls[i] = SPURIOUS  # bytes the receiver side had already seen
                         # a needless re-send of what the sender took for its lowest hole (filled
-                        # meanwhile by the late original) shows the same ID gap
+                        # meanwhile by a late original) shows the same ID gap
+                        late = False
+                        for x in range(_RECENT_LATE):
+                            late = late or late_seq[d, x] == s
                         gap = _lost_above(
-                            sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], s == late_seq[d], o_data_t,
-                            t[i], p_t,
+                            sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], late, o_data_t, t[i], p_t,
                         )
                         if gap > 0:
                             lost_top[d] = gap
