@@ -528,6 +528,33 @@ def test_segments_lost_above_the_bytes_seen(top: str, expected: str) -> None:
     assert _classes(a.segments, PHONE) == ["new"] * 7 + ["retransmission"] + [expected] * 2
 
 
+@pytest.mark.parametrize("skip, expected", [(1, "retransmission"), (2, "new")],
+                         ids=["within-reach", "beyond-reach"])
+def test_resend_above_the_next_byte_after_a_lost_resend(skip: int, expected: str) -> None:
+    """As above (segments 9 and 10 hidden and lost), but the RTO re-send of segment 9 is lost
+    again (one more phone ID missing), so the next segment seen, segment 10's re-send, starts
+    above the next byte expected. It lies within what the two hidden packets carried, after an
+    ID gap of its own: a re-send. A segment beyond their reach (segment 11, skipping two) is new.
+    Segment 9's next re-send fills the hole below either (a re-send); two ACKs of the phone
+    follow, so that three in four of its ID steps are +1 (`ipid_step1`) despite the losses."""
+    c = Conn(Endpoint(PHONE, 53860, 73), Endpoint(SERVER, 8080, 1_900_000))
+    t = c.handshake(18.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    _eight_with_the_fourth_lost(c, t, cli, srv)
+    cli.ip_id += 2  # segments 9 and 10, lost
+    cli.ts += 2
+    c.send(t + 0.06, cli, 1 + 3 * MSS, MSS, rel_ack=1)  # re-send of the lowest hole
+    c.send(t + 0.0602, srv, 1, rel_ack=1 + 8 * MSS)
+    cli.ip_id += skip  # the RTO re-send of segment 9 (and with skip 2, segment 10's), lost
+    cli.ts += skip
+    c.send(t + 0.3001, cli, 1 + (8 + skip) * MSS, MSS, rel_ack=1)
+    c.send(t + 0.55, cli, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9 again
+    for j in range(2):
+        c.send(t + 0.6 + 0.1 * j, cli, 1 + (9 + skip) * MSS, rel_ack=1)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 7 + ["retransmission", expected, "retransmission"]
+
+
 @pytest.mark.parametrize("hidden, expected", [(1, "new"), (3, "retransmission")],
                          ids=["fast-resend-lost", "fast-resend-and-top-segments-lost"])
 def test_timer_resend_of_the_lowest_hole(hidden: int, expected: str) -> None:

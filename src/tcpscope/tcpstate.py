@@ -669,7 +669,19 @@ def walk_flows(
             elif s >= max_end[d]:
                 cls[i] = NEW
                 if s > max_end[d]:
-                    lost_top[d] = 0  # the sender went past them: they were something else
+                    # within the hidden packets' reach, after an ID gap of its own (the re-send of
+                    # the bytes below it, lost again): a re-send too. Past it, or without a gap,
+                    # the sender went past them: they were something else
+                    if (
+                        lost_top[d] > 0
+                        and e - max_end[d] <= lost_top[d] * max_len[d]
+                        and _ids_missing(ipid[i], p_ipid) > 0
+                        and not _sent_before(i, lost_top_row[d], tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d])
+                    ):
+                        cls[i] = RETRANSMISSION
+                        lost_top[d] -= (e - max_end[d] + max_len[d] - 1) // max_len[d]
+                    else:
+                        lost_top[d] = 0
                 elif lost_top[d] > 0:
                     # re-sends a segment lost above the bytes seen, unless it was sent before the
                     # re-send that showed the gap: then it is a hidden packet, late, not lost
