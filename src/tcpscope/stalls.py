@@ -5,8 +5,8 @@ min(2 x SRTT, RTO) of the connection's freshest RFC 6298 estimate (`tcpscope.rto
 first RTT sample), and never shorter than STALL_FLOOR (Linux's delayed-ACK minimum). Each stall
 gets one cause from an ordered rule list (first match wins), evaluated on the connection state
 just before the packet that ended it; the rules, their tapo source and their adaptation are in
-docs/stalls.md. Pure functions over the `segments` and `flows`
-frames; the walk is compiled (numba).
+docs/stalls.md. Pure functions over the `segments` and `flows` frames; the walk is compiled
+(numba).
 """
 
 from __future__ import annotations

@@ -69,6 +69,12 @@ def _push_hole(holes: np.ndarray, n: np.int64, lo: np.int64, hi: np.int64, row: 
     return holes
 
 
+@njit(cache=True, inline="always")
+def _rtt(min_rtt: float) -> float:
+    """The minimum RTT measured so far, or DEFAULT_RTT_S before the first sample."""
+    return min_rtt if np.isfinite(min_rtt) else DEFAULT_RTT_S
+
+
 @njit(cache=True)
 def _sent_before(
     i: np.int64, r: np.int64, tsval: np.ndarray, ipid: np.ndarray, t: np.ndarray, ts_ok: bool, ipid_ok: bool,
@@ -80,7 +86,7 @@ def _sent_before(
         return _s32(tsval[i] - tsval[r]) < 0
     if ipid_ok and ipid[i] >= 0 and ipid[r] >= 0 and ipid[i] != ipid[r]:
         return _s16(ipid[i] - ipid[r]) < 0
-    return (t[i] - t[r]) < REORDER_RTT_FRACTION * (min_rtt if np.isfinite(min_rtt) else DEFAULT_RTT_S)
+    return (t[i] - t[r]) < REORDER_RTT_FRACTION * _rtt(min_rtt)
 
 
 @njit(cache=True)
@@ -130,6 +136,8 @@ def _ids_missing(ipid: np.int64, p_ipid: np.int64) -> np.int64:
         return 0
     missing = ((ipid - p_ipid) & 0xFFFF) - 1
     return missing if 1 <= missing <= MAX_IPID_GAP else 0
+
+
 # Linux's smallest retransmission timeout (RFC 6298 asks for 1 s): a re-send sooner than this after
 # the sender's previous packet is a tail-loss probe, which comes once and only for one lost segment
 MIN_RTO_S = 0.2
@@ -161,23 +169,14 @@ def _lost_original(
         return False  # too soon for an RTO, too many missing for a loss probe: a shared counter
     # a timer fired: at least a round trip, and never less than DEFAULT_RTT_S (Linux's smallest
     # tail-loss probe timeout is 10 ms; it also keeps a coarse capture clock from passing this test)
-    return t - p_t >= max(min_rtt if np.isfinite(min_rtt) else 0.0, DEFAULT_RTT_S)
-
-
-@njit(cache=True, inline="always")
-def _echo_time(ts_seen: np.ndarray, ts_time: np.ndarray, o: np.int64, tsecr: np.int64) -> float:
-    """When side o's packet with TSval `tsecr` was first seen (NaN: unknown, or echoed before)."""
-    if tsecr < 0:
-        return np.nan
-    h = tsecr & (_CACHE - 1)
-    return ts_time[o, h] if ts_seen[o, h] == tsecr else np.nan
+    return t - p_t >= max(_rtt(min_rtt), DEFAULT_RTT_S)
 
 
 @njit(cache=True)
 def _lost_reply(
     sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, has_ack: bool, ack: np.int64,
-    p_ack: np.int64, o_end: np.int64, t: float, t_echo: float, p_t: float, min_rtt: float,
-    o_resent_end: np.int64, o_resent_t: float,
+    p_ack: np.int64, o_end: np.int64, t: float, tsecr: np.int64, ts_seen: np.ndarray, ts_time: np.ndarray,
+    p_t: float, min_rtt: float, o_resent_end: np.int64, o_resent_t: float,
 ) -> bool:
     """At the receiver's side, is this in-order segment, which acknowledges the receiver's latest
     message, the re-send of a reply lost upstream?
@@ -191,14 +190,19 @@ def _lost_reply(
     RTT plus Linux's smallest RTO after that packet; and the receiver, never acknowledged, has
     re-sent the end of its message since. A lost pure ACK before a new message the application
     held that long differs there: its receiver had its ACK in time, or would have re-sent."""
-    if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or ack != o_end:
-        return False
-    if o_resent_end != ack or not o_resent_t > t_echo:
+    if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or ack != o_end or o_resent_end != ack:
         return False
     missing = _ids_missing(ipid, p_ipid)
-    if missing == 0 or missing > PROBE_MAX_MISSING or not t_echo > p_t:
+    if missing == 0 or missing > PROBE_MAX_MISSING or tsecr < 0:
         return False
-    return t - t_echo >= (min_rtt if np.isfinite(min_rtt) else DEFAULT_RTT_S) + MIN_RTO_S
+    # when the receiver's packet with the echoed TSval was first seen
+    h = tsecr & (_CACHE - 1)
+    if ts_seen[h] != tsecr:
+        return False
+    t_echo = ts_time[h]
+    if not (t_echo > p_t and o_resent_t > t_echo):
+        return False
+    return t - t_echo >= _rtt(min_rtt) + MIN_RTO_S
 
 
 @njit(cache=True)
@@ -219,6 +223,14 @@ def _lost_above(
         return 0
     missing = _ids_missing(ipid, p_ipid)
     return max(missing - 1, 0) if t - p_t >= MIN_RTO_S else missing
+
+
+@njit(cache=True, inline="always")
+def _note_hidden(lost_top: np.ndarray, lost_top_row: np.ndarray, d: np.int64, n: np.int64, row: np.int64) -> None:
+    """Remember that `row`'s ID gap hid n segments of side d lost above the bytes seen (n > 0)."""
+    if n > 0:
+        lost_top[d] = n
+        lost_top_row[d] = row
 
 
 @njit(cache=True)
@@ -301,6 +313,19 @@ def _answered_copies(
                 first = False  # this copy delivered the bytes
             elif cls[hist[x, 2]] == RETRANSMISSION:
                 _mark_spurious(cls, passed, hist[x, 2], hist[x, 3])
+
+
+@njit(cache=True)
+def _settle_by_answers(
+    step1: bool, ipid: np.int64, p_ipid: np.int64, p_ack: np.int64, seq: np.int64, max_end: np.int64,
+    max_len: np.int64, hist: np.ndarray, n: np.int64, skip: np.int64, left: np.int64, right: np.int64,
+    t: np.ndarray, cls: np.ndarray, passed: np.ndarray, since: float, last_new: np.int64,
+) -> None:
+    """Count the receiver's missing answers (`_missing_answers`) and, when there are any, mark the
+    needless copies of [left, right) they show (`_answered_copies`)."""
+    answers = _missing_answers(step1, ipid, p_ipid, p_ack, left, seq, max_end, max_len)
+    if answers > 0:
+        _answered_copies(hist, n, skip, left, right, t, cls, passed, answers, since, last_new)
 
 
 @njit(cache=True)
@@ -502,14 +527,10 @@ def walk_flows(
                             elif ln > 0 and sack_off[i + 1] == sack_off[i] and np.isfinite(min_rtt[o]):
                                 # the receiver's own data acknowledges the bytes: it answered no
                                 # copy itself, so its missing packets may count them all
-                                answers = _missing_answers(
-                                    ipid_step1[k], ipid[i], p_ipid, p_ack, pend[o][j, 0], s, max_end[d], max_len[d]
+                                _settle_by_answers(
+                                    ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o], nhist[o],
+                                    -1, pend[o][j, 0], pend[o][j, 1], t, cls, passed, p_t - min_rtt[o], last_new[o],
                                 )
-                                if answers > 0:
-                                    _answered_copies(
-                                        hist[o], nhist[o], -1, pend[o][j, 0], pend[o][j, 1], t, cls, passed, answers,
-                                        p_t - min_rtt[o], last_new[o],
-                                    )
                             pend[o][j] = pend[o][npend[o] - 1]
                             npend[o] -= 1
                         else:
@@ -553,13 +574,10 @@ def walk_flows(
                                 whole = left <= hist[o][j, 0] and hist[o][j, 1] <= right
                                 if cls[hist[o][j, 2]] == RETRANSMISSION and whole:
                                     _mark_spurious(cls, passed, hist[o][j, 2], hist[o][j, 3])
-                                    answers = _missing_answers(
-                                        ipid_step1[k], ipid[i], p_ipid, p_ack, left, s, max_end[d], max_len[d]
-                                    )
-                                    if answers > 0 and np.isfinite(min_rtt[o]):
-                                        _answered_copies(
-                                            hist[o], nhist[o], j, left, right, t, cls, passed, answers,
-                                            p_t - min_rtt[o], last_new[o],
+                                    if np.isfinite(min_rtt[o]):
+                                        _settle_by_answers(
+                                            ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o],
+                                            nhist[o], j, left, right, t, cls, passed, p_t - min_rtt[o], last_new[o],
                                         )
                                 break
                             j -= 1
@@ -639,7 +657,7 @@ def walk_flows(
                 # New data a round trip later is the sender's answer to that ACK (F-RTO, RFC 5682,
                 # sends new data after an RTO to test it): half the minimum RTT tells them apart
                 r = lone[d]
-                wait = max(0.5 * min_rtt[d] if np.isfinite(min_rtt[d]) else 0.0, DEFAULT_RTT_S)
+                wait = max(0.5 * _rtt(min_rtt[d]), DEFAULT_RTT_S)
                 if s >= max_end[d] and t[i] - t[r] < wait:
                     cls[r] = NEW
                     if lost_top_row[d] == r:
@@ -694,13 +712,10 @@ def walk_flows(
                 ):
                     cls[i] = RETRANSMISSION  # its original never reached the capture point
                     lone[d] = i
-                    extra = _tail_lost_after(ipid[i], p_ipid, t[i], p_t)
-                    if extra > 0:
-                        lost_top[d] = extra
-                        lost_top_row[d] = i
+                    _note_hidden(lost_top, lost_top_row, d, _tail_lost_after(ipid[i], p_ipid, t[i], p_t), i)
                 elif _lost_reply(
                     sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, max_end[o],
-                    t[i], _echo_time(ts_seen, ts_time, o, tsecr[i]), p_t, min_rtt[d], resent_end[o], resent_t[o],
+                    t[i], tsecr[i], ts_seen[o], ts_time[o], p_t, min_rtt[d], resent_end[o], resent_t[o],
                 ):
                     cls[i] = RETRANSMISSION  # a reply lost upstream, re-sent after a timeout
                     lone[d] = i
@@ -766,9 +781,7 @@ def walk_flows(
                                 sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], s == una[d],
                                 o_data_t, t[i], p_t,
                             )
-                            if gap > 0:
-                                lost_top[d] = gap
-                                lost_top_row[d] = i
+                            _note_hidden(lost_top, lost_top_row, d, gap, i)
                         elif plen[filler] > 0 or (flags[filler] & FIN) != 0:
                             cls[i] = REORDERED
                             late_seq[d, n_late[d] % _RECENT_LATE] = s
@@ -803,15 +816,11 @@ def walk_flows(
                         cls[i] = SPURIOUS  # bytes the receiver side had already seen
                         # a needless re-send of what the sender took for its lowest hole (filled
                         # meanwhile by a late original) shows the same ID gap
-                        late = False
-                        for x in range(_RECENT_LATE):
-                            late = late or late_seq[d, x] == s
                         gap = _lost_above(
-                            sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], late, o_data_t, t[i], p_t,
+                            sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], (late_seq[d] == s).any(),
+                            o_data_t, t[i], p_t,
                         )
-                        if gap > 0:
-                            lost_top[d] = gap
-                            lost_top_row[d] = i
+                        _note_hidden(lost_top, lost_top_row, d, gap, i)
                     # Karn: a re-sent range gives no RTT sample
                     if cls[i] != REORDERED:
                         for x in range(qh[d], qt[d]):
