@@ -555,6 +555,39 @@ def test_resend_above_the_next_byte_after_a_lost_resend(skip: int, expected: str
     assert _classes(a.segments, PHONE) == ["new"] * 7 + ["retransmission", expected, "retransmission"]
 
 
+@pytest.mark.parametrize("hidden, expected", [(1, "new"), (2, "retransmission")],
+                         ids=["lower-resend-lost", "lower-resend-and-top-segment-lost"])
+def test_resend_above_a_lower_hole_after_a_gap(hidden: int, expected: str) -> None:
+    """Server-side capture of an upload of 16 segments: the 10th and 12th are lost (two holes).
+    Right after segment 16, the highest seen, `hidden` phone IDs go missing before the fast
+    re-send of segment 12, which is not the lowest hole. A sender re-sends holes from the lowest
+    up, so one hidden packet can be the re-send of segment 10, lost again; a second one was new
+    data (segment 17), lost, and its re-send after the timer starts exactly at the next byte
+    expected (seed 49)."""
+    c = Conn(Endpoint(PHONE, 53870, 79), Endpoint(SERVER, 8080, 2_000_000))
+    t = c.handshake(19.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    for k in range(16):
+        if k in (9, 11):
+            cli.ip_id += 1
+            cli.ts += 1
+            continue
+        c.send(t + 0.001 * k, cli, 1 + k * MSS, MSS, rel_ack=1)
+        blocks = [(1 + 12 * MSS, 1 + (k + 1) * MSS)] if k > 11 else []
+        blocks += [(1 + 10 * MSS, 1 + 11 * MSS)] if k >= 10 else []
+        c.send(t + 0.0002 + 0.001 * k, srv, 1, rel_ack=1 + min(k + 1, 9) * MSS, sack=blocks or None)
+    cli.ip_id += hidden  # segment 10's fast re-send (and segment 17), lost
+    cli.ts += hidden
+    c.send(t + 0.06, cli, 1 + 11 * MSS, MSS, rel_ack=1)  # fast re-send of segment 12
+    c.send(t + 0.0602, srv, 1, rel_ack=1 + 9 * MSS, sack=[(1 + 10 * MSS, 1 + 16 * MSS)])
+    c.send(t + 0.3, cli, 1 + 9 * MSS, MSS, rel_ack=1)  # the RTO re-send of segment 10
+    c.send(t + 0.3002, srv, 1, rel_ack=1 + 16 * MSS)
+    c.send(t + 0.36, cli, 1 + 16 * MSS, MSS, rel_ack=1)  # segment 17: re-sent, or new
+    c.send(t + 0.3602, srv, 1, rel_ack=1 + 17 * MSS)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 14 + ["retransmission"] * 2 + [expected]
+
+
 @pytest.mark.parametrize("hidden, expected", [(1, "new"), (3, "retransmission")],
                          ids=["fast-resend-lost", "fast-resend-and-top-segments-lost"])
 def test_timer_resend_of_the_lowest_hole(hidden: int, expected: str) -> None:
@@ -623,6 +656,44 @@ def test_needless_resend_of_a_late_hole_shows_the_gap(hidden: bool, expected: st
     c.send(t + 0.35, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9: its RTO re-send, or new
     a = analyze(frame(c), device=PHONE)
     assert _classes(a.segments, SERVER) == ["new"] * 7 + ["reordered", "spurious_retransmission", expected]
+
+
+@pytest.mark.parametrize("hidden, expected", [(1, "new"), (2, "retransmission")],
+                         ids=["lower-resend-lost", "lower-resend-and-top-segment-lost"])
+def test_needless_resend_of_a_late_hole_above_a_lower_hole(hidden: int, expected: str) -> None:
+    """Client-side capture of a download of 16 segments: the 10th is lost, the 12th held on the
+    way (`reordered`). Right after segment 16, `hidden` server IDs go missing before the fast
+    re-send of segment 12 (needless). The sender re-sends holes from the lowest up, so one hidden
+    packet can be the re-send of segment 10, lost again; only a second one was new data, segment
+    17, whose re-send after the timer starts at the next byte expected (seed 51)."""
+    c = Conn(Endpoint(PHONE, 53880, 83), Endpoint(SERVER, 443, 2_100_000))
+    t = c.handshake(20.0, rtt=0.05)
+    srv, cli = c.server, c.client
+    held = None
+    for k in range(16):
+        if k in (9, 11):
+            srv.ip_id += 1
+            srv.ts += 1
+            held = (srv.ip_id, srv.ts)
+            continue
+        sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        if k < 9:
+            in_order = sent["opt_tsval"]
+        blocks = [(1 + 12 * MSS, 1 + (k + 1) * MSS)] if k > 11 else []
+        blocks += [(1 + 10 * MSS, 1 + 11 * MSS)] if k >= 10 else []
+        c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, 9) * MSS, tsecr=in_order, sack=blocks or None)
+    srv.ip_id += hidden  # segment 10's fast re-send (and segment 17), lost
+    srv.ts += hidden
+    c.send(t + 0.02, srv, 1 + 11 * MSS, MSS, rel_ack=1, ip_id=held[0], tsval=held[1])  # segment 12, late
+    c.send(t + 0.0202, cli, 1, rel_ack=1 + 9 * MSS, tsecr=in_order, sack=[(1 + 10 * MSS, 1 + 16 * MSS)])
+    c.send(t + 0.052, srv, 1 + 11 * MSS, MSS, rel_ack=1)  # the fast re-send of segment 12, needless
+    c.send(t + 0.3, srv, 1 + 9 * MSS, MSS, rel_ack=1)  # the RTO re-send of segment 10
+    c.send(t + 0.3002, cli, 1, rel_ack=1 + 16 * MSS)
+    c.send(t + 0.35, srv, 1 + 16 * MSS, MSS, rel_ack=1)  # segment 17: re-sent, or new
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == (
+        ["new"] * 14 + ["reordered", "spurious_retransmission", "retransmission", expected]
+    )
 
 
 def test_needless_resend_of_the_first_of_two_late_holes() -> None:

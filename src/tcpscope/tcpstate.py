@@ -207,22 +207,33 @@ def _lost_reply(
 
 @njit(cache=True)
 def _lost_above(
-    sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, top_ipid: np.int64, at_lowest_hole: bool,
+    sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, top_ipid: np.int64, lower: np.int64,
     o_data_t: float, t: float, p_t: float,
 ) -> np.int64:
-    """At the receiver's side, a re-send of the lowest hole comes right after a gap in its sender's
-    IP IDs, and the packet before the gap was the sender's highest segment: how many packets the
-    gap hid that were new data (0: no such gap). A sender re-sends holes from the lowest up, so the
-    hidden packets were not re-sends of other holes, nor ACKs (the receiver's side sent no data to
-    acknowledge): they were new data above the bytes seen, lost on the way. Their re-sends start
-    exactly at the next byte expected and look new without this. A re-send by the timer (MIN_RTO_S
-    after the previous packet) comes after the fast re-send of the same hole, which the
-    receiver's SACKs had asked for; it never arrived (it would have filled the hole), so one
-    hidden packet is that copy."""
-    if sender_side or not step1 or not at_lowest_hole or p_ipid != top_ipid or o_data_t > p_t:
+    """At the receiver's side, a re-send of a hole comes right after a gap in its sender's IP IDs,
+    and the packet before the gap was the sender's highest segment: how many packets the gap hid
+    that were new data (0: none, or no such gap). A sender re-sends holes from the lowest up, so
+    at most `lower` hidden packets (the segments of the holes still open below this one; -1: the
+    rule does not apply) were re-sends of lower holes, lost again; none were ACKs (the receiver's
+    side sent no data to acknowledge). The others were new data above the bytes seen, lost on the
+    way; their re-sends start exactly at the next byte expected and look new without this. A
+    re-send by the timer (MIN_RTO_S after the previous packet) comes after the fast re-send of
+    the same hole, which the receiver's SACKs had asked for; it never arrived (it would have
+    filled the hole), so one more hidden packet is that copy."""
+    if sender_side or not step1 or lower < 0 or p_ipid != top_ipid or o_data_t > p_t:
         return 0
-    missing = _ids_missing(ipid, p_ipid)
-    return max(missing - 1, 0) if t - p_t >= MIN_RTO_S else missing
+    resent = lower + 1 if t - p_t >= MIN_RTO_S else lower
+    return max(_ids_missing(ipid, p_ipid) - resent, 0)
+
+
+@njit(cache=True)
+def _segments_below(holes: np.ndarray, n: np.int64, s: np.int64, seg: np.int64) -> np.int64:
+    """How many segments of `seg` bytes (rounded up per hole) the open holes below `s` span."""
+    count = 0
+    for j in range(n):
+        if holes[j, 1] <= s:
+            count += (holes[j, 1] - holes[j, 0] + seg - 1) // seg
+    return count
 
 
 @njit(cache=True, inline="always")
@@ -777,8 +788,9 @@ def walk_flows(
                         before = _sent_before(i, filler, tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d])
                         if not before:
                             cls[i] = RETRANSMISSION
+                            lower = 0 if s == una[d] else _segments_below(holes[d], nholes[d], s, max(max_len[d], 1))
                             gap = _lost_above(
-                                sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], s == una[d],
+                                sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], lower,
                                 o_data_t, t[i], p_t,
                             )
                             _note_hidden(lost_top, lost_top_row, d, gap, i)
@@ -816,9 +828,11 @@ def walk_flows(
                         cls[i] = SPURIOUS  # bytes the receiver side had already seen
                         # a needless re-send of what the sender took for its lowest hole (filled
                         # meanwhile by a late original) shows the same ID gap
+                        lower = -1
+                        if (late_seq[d] == s).any():
+                            lower = _segments_below(holes[d], nholes[d], s, max(max_len[d], 1))
                         gap = _lost_above(
-                            sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], (late_seq[d] == s).any(),
-                            o_data_t, t[i], p_t,
+                            sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], lower, o_data_t, t[i], p_t
                         )
                         _note_hidden(lost_top, lost_top_row, d, gap, i)
                     # Karn: a re-sent range gives no RTT sample
