@@ -34,34 +34,85 @@ def _step(x: pl.Expr, modulus: int) -> pl.Expr:
     return ((x.diff() + half) % modulus) - half
 
 
+# a reset for a socket that is gone, and a SYN/ACK, come from the kernel, not the connection's
+# counter (Linux sends them with IP ID 0): they say nothing about how the side numbers its packets
+_OWN = ((pl.col("flags") & RST) == 0) & ((pl.col("flags") & (SYN | ACK)) != (SYN | ACK))
+# own packets from which a side's IP IDs speak for their host (`_host_counters`)
+LONG_SIDE = 12
+
+
 def _side_traits(df: pl.DataFrame) -> pl.DataFrame:
     """Per flow and side: are IP IDs sequential / varying, are TCP timestamps usable for order?"""
     ipid = pl.col("ip_id").cast(pl.Int64)
     d = _step(ipid, 1 << 16)
     tsv = pl.col("opt_tsval").cast(pl.Int64)
     dts = _step(tsv, 1 << 32)
-    # a reset for a socket that is gone, and a SYN/ACK, come from the kernel, not the connection's
-    # counter (Linux sends them with IP ID 0): they say nothing about how the side numbers its packets
-    own = ((pl.col("flags") & RST) == 0) & ((pl.col("flags") & (SYN | ACK)) != (SYN | ACK))
+    own = _OWN
     d_own = _step(ipid.filter(own), 1 << 16)
     # steps between the IDs in counter order (a reordered packet is no gap), unwrapped
     steps = d_own.fill_null(0).cum_sum().sort().diff()
-    return df.group_by(["flow_id", "from_client"]).agg(
-        ipid_seq=((d > 0) & (d < 1024)).mean().fill_null(0) >= 0.8,
-        ipid_varies=ipid.n_unique() > 1,
+    sides = (
+        df.lazy()
+        .group_by(["flow_id", "from_client"])
+        .agg(
+            ipid_seq=((d > 0) & (d < 1024)).mean().fill_null(0) >= 0.8,
+            ipid_varies=ipid.n_unique() > 1,
+            ts_ok=(tsv.is_not_null().mean() >= 0.9) & ((dts >= 0).mean().fill_null(0) >= 0.9),
+            _src=pl.col("src").first(),
+            _own=own.sum(),
+            _one=(steps == 1).sum(),
+            _odd=((steps < 1) | (steps > tcpstate.MAX_IPID_GAP + 1)).sum(),
+        )
+        .collect()
+    )
+    sides = sides.with_columns(
         # a per-connection counter (Linux, DF set): consecutive packets differ by exactly 1, so a
         # gap is a packet of this side the capture point never saw (tcpstate: lost tail re-sends,
         # answers counted, segments lost above the bytes seen). In counter order three steps in
         # four are +1; the others are packets the capture did not see (up to MAX_IPID_GAP in a
         # row), except at most one step in ten (or a single one)
-        ipid_step1=((steps == 1).sum() >= 0.75 * (own.sum() - 1))
-        & (
-            ((steps < 1) | (steps > tcpstate.MAX_IPID_GAP + 1)).sum()
-            <= pl.max_horizontal(pl.lit(1.0), 0.1 * own.sum())
-        )
-        & (own.sum() >= 4),
-        ts_ok=(tsv.is_not_null().mean() >= 0.9) & ((dts >= 0).mean().fill_null(0) >= 0.9),
+        ipid_step1=(pl.col("_one") >= 0.75 * (pl.col("_own") - 1))
+        & (pl.col("_odd") <= pl.max_horizontal(pl.lit(1.0), 0.1 * pl.col("_own")))
+        & (pl.col("_own") >= 4),
+        _calm=pl.col("_odd") == 0,
     )
+    return _host_counters(df, sides).drop("_src", "_own", "_one", "_odd", "_calm")
+
+
+def _host_counters(df: pl.DataFrame, sides: pl.DataFrame) -> pl.DataFrame:
+    """`ipid_step1` for a side too short to show it (a chat connection: a few packets, some lost)
+    from its host's other connections: when all of them with LONG_SIDE packets or more count up
+    by 1, the host numbers packets per connection (Linux: from a random start per socket), unless
+    its packets of different connections continue one another's IDs (one global counter, where a
+    gap may be another connection's packet). The short side's own steps must all be gaps of at
+    most MAX_IPID_GAP (`_calm`)."""
+    short = ~pl.col("ipid_step1") & pl.col("_calm") & pl.col("_own").is_between(4, LONG_SIDE - 1)
+    long = pl.col("_own") >= LONG_SIDE
+    hosts = (
+        sides.group_by("_src")
+        .agg(
+            _short=short.any(),
+            _long_ok=(long & pl.col("ipid_step1")).any(),
+            _long_bad=(long & ~pl.col("ipid_step1")).any(),
+        )
+        .filter(pl.col("_short") & pl.col("_long_ok") & ~pl.col("_long_bad"))
+    )
+    if hosts.height == 0:
+        return sides
+    pk = (
+        df.filter(_OWN & pl.col("ip_id").is_not_null() & pl.col("src").is_in(hosts["_src"].implode()))
+        .select("src", "t", "flow_id", ip=pl.col("ip_id").cast(pl.Int64))
+        .sort("src", "t", maintain_order=True)
+    )
+    cross = (pl.col("src") == pl.col("src").shift(1)) & (pl.col("flow_id") != pl.col("flow_id").shift(1))
+    near = cross & ((pl.col("ip") - pl.col("ip").shift(1)) % (1 << 16)).is_between(1, tcpstate.MAX_IPID_GAP + 1)
+    per_socket = (
+        pk.group_by("src")
+        .agg(_per_socket=near.sum() <= 0.25 * cross.sum())
+        .filter("_per_socket")
+        .select(_src="src")
+    )
+    return sides.with_columns(ipid_step1=pl.col("ipid_step1") | (short & pl.col("_src").is_in(per_socket["_src"].implode())))
 
 
 def _vantage_from_samples(segs: pl.DataFrame) -> pl.DataFrame:
