@@ -217,6 +217,8 @@ class Check:
     bound: str
     ok: bool
     detail: str
+    cls: str | None = None  # the class an F1 bound is about
+    flow: tuple[str, int, str, int] | None = None  # the (src, sport, dst, dport) a loss bound is about
 
 
 def bound_checks(name: str, s: Score) -> list[Check]:
@@ -225,24 +227,29 @@ def bound_checks(name: str, s: Score) -> list[Check]:
     for r in s.classes.filter(pl.col("class").is_in(F1_CLASSES) & (pl.col("support") >= F1_MIN_SUPPORT)).iter_rows(
         named=True
     ):
-        out.append(Check(name, f"F1 {r['class']}", r["f1"] >= F1_MIN, f"F1 {r['f1']:.3f} (support {r['support']})"))
+        f1 = f"F1 {r['f1']:.3f} (support {r['support']})"
+        out.append(Check(name, f"F1 {r['class']}", r["f1"] >= F1_MIN, f1, cls=r["class"]))
     for r in (s.loss if s.loss is not None else pl.DataFrame()).iter_rows(named=True):
         where = f"flow {r['flow_id']} {r['src']}:{r['sport']}>{r['dst']}:{r['dport']}"
+        flow = (r["src"], r["sport"], r["dst"], r["dport"])
         got = f"{r['retransmission']} vs {r['truth_retransmission']} true retransmissions of {r['truth_data_packets']}"
         if r["truth_retransmission"] == 0:
-            out.append(Check(name, f"loss 0 {where}", r["retransmission"] == 0 and not r["loss_rate"], got))
+            ok = r["retransmission"] == 0 and not r["loss_rate"]
+            out.append(Check(name, f"loss 0 {where}", ok, got, flow=flow))
         elif r["truth_data_packets"] >= LOSS_MIN_PACKETS:
             ok = r["rel_err"] is not None and r["rel_err"] <= LOSS_REL_TOL
             err = "n/a" if r["rel_err"] is None else f"{r['rel_err']:.3f}"
-            out.append(Check(name, f"loss {where}", ok, f"{got}; relative error {err}"))
+            out.append(Check(name, f"loss {where}", ok, f"{got}; relative error {err}", flow=flow))
     return out
 
 
 def pooled_checks(p: Score) -> list[Check]:
     """The pooled F1 bounds."""
     rows = p.classes.filter(pl.col("class").is_in(F1_CLASSES) & (pl.col("support") >= F1_MIN_SUPPORT))
-    return [Check("pooled", f"F1 {r['class']}", r["f1"] >= F1_MIN, f"F1 {r['f1']:.3f} (support {r['support']})")
-            for r in rows.iter_rows(named=True)]
+    return [
+        Check("pooled", f"F1 {r['class']}", r["f1"] >= F1_MIN, f"F1 {r['f1']:.3f} (support {r['support']})", cls=r["class"])
+        for r in rows.iter_rows(named=True)
+    ]
 
 
 def misclassified(matched: pl.DataFrame) -> pl.DataFrame:

@@ -1,0 +1,150 @@
+"""Which misclassified segments left no evidence at the capture point (`verify` prints them).
+
+A truth label comes from the relay's log; the classifier sees only the capture. For two kinds
+of miss the capture itself shows that nothing in it could tell:
+- `no ACK showed it`: a segment truly `reordered`, seen at its sender's side, where no ACK of
+  the receiver, before one covers the segment's bytes, SACKs bytes above it or repeats its ACK
+  number (a duplicate ACK). The receiver held the overtaking segment without saying so (Linux
+  compresses SACKs while it holds out-of-order data: net.ipv4.tcp_comp_sack_*), or the ACK that
+  said so was lost on the way back.
+- `first of its side`: a needed re-send, seen at the receiver's side, that is the first packet
+  of its side in the capture. Its original never got there, so only the sender's earlier
+  packets (an IP ID or timestamp gap) could show it was a re-send, and there are none (a chat
+  message lost before the capture point saw its connection).
+- `fewer answers than copies`: a re-send, seen at its sender's side, of bytes sent in two or
+  more copies before the receiver's first packet that covers them, a D-SACK of the last one:
+  the receiver's IP IDs count fewer packets missing in that time (less the data it sent
+  unseen) than there were earlier copies, so at least one of those was lost, and nothing in
+  the capture says which (the D-SACK echoes the duplicate's TSval: Linux takes TS.Recent
+  from it).
+Any other miss is the classifier's (or not yet explained) and gets no reason.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tcpscope.lab.score import Check
+
+NO_ACK_SHOWED = "no ACK showed it"
+FIRST_OF_SIDE = "first of its side"
+FEWER_ANSWERS = "fewer answers than copies"
+MAX_GAP = 64  # more missing IDs than this is no count of lost answers (tcpstate.MAX_IPID_GAP)
+
+
+def _segment(segments: pl.DataFrame, frame: int) -> dict:
+    """The analysis row of the packet at `frame`."""
+    return segments.filter(pl.col("frame") == frame).row(0, named=True)
+
+
+def _sack_blocks(acks: pl.DataFrame) -> pl.DataFrame:
+    """The SACK blocks of `acks` (`_i`: the ACK's row), relative like `rel_ack` (wrap-safe)."""
+
+    def rel(c: str) -> pl.Expr:
+        off = pl.col(c).cast(pl.Int64) - pl.col("ack").cast(pl.Int64)
+        return pl.col("rel_ack") + ((off + (1 << 31)) % (1 << 32) - (1 << 31))
+
+    return (
+        acks.with_row_index("_i")
+        .select("_i", "sack_left", "sack_right", "ack", "rel_ack")
+        .explode("sack_left", "sack_right")
+        .filter(pl.col("sack_left").is_not_null())
+        .select("_i", left=rel("sack_left"), right=rel("sack_right"))
+    )
+
+
+def _no_ack_showed(segments: pl.DataFrame, frame: int) -> bool:
+    """Did no ACK of the receiver show the segment at `frame` late (see the module docstring)?"""
+    seg = _segment(segments, frame)
+    lo, hi = seg["rel_seq"], seg["rel_seq"] + seg["len"]
+    acks = segments.filter(
+        (pl.col("flow_id") == seg["flow_id"])
+        & (pl.col("from_client") != seg["from_client"])
+        & (pl.col("t") > seg["t"])
+        & pl.col("rel_ack").is_not_null()
+    ).sort("t", maintain_order=True)
+    blocks = _sack_blocks(acks)
+    covering = blocks.filter((pl.col("left") <= lo) & (pl.col("right") >= hi))["_i"].implode()
+    covered = acks.with_row_index("_i").filter((pl.col("rel_ack") >= hi) | pl.col("_i").is_in(covering))
+    end = covered["_i"].min() if covered.height else acks.height
+    if blocks.filter((pl.col("_i") < end) & (pl.col("left") >= hi)).height:
+        return False  # a SACK above it while it was missing
+    before = acks.head(end).with_columns(prev=pl.col("rel_ack").shift(1))
+    dup = before.filter((pl.col("len") == 0) & (pl.col("rel_ack") == lo) & (pl.col("prev") == lo))
+    return dup.height == 0
+
+
+def _first_of_side(segments: pl.DataFrame, frame: int) -> bool:
+    """Is the segment at `frame` the first packet of its side of its connection in the capture?"""
+    seg = _segment(segments, frame)
+    earlier = segments.filter(
+        (pl.col("flow_id") == seg["flow_id"]) & (pl.col("from_client") == seg["from_client"]) & (pl.col("t") < seg["t"])
+    )
+    return earlier.height == 0
+
+
+def _fewer_answers(segments: pl.DataFrame, frame: int) -> bool:
+    """Is the re-send at `frame` one of two or more copies, before a D-SACKed last one, that
+    drew fewer answers than there were copies (see the module docstring)?"""
+    seg = _segment(segments, frame)
+    lo, hi = seg["rel_seq"], seg["rel_seq"] + seg["len"]
+    flow = segments.filter(pl.col("flow_id") == seg["flow_id"])
+    mine = pl.col("from_client") == seg["from_client"]
+    copies = flow.filter(mine & (pl.col("rel_seq") < hi) & (pl.col("rel_seq") + pl.col("len") > lo))
+    first = copies["t"].min()
+    theirs = flow.filter(~mine & pl.col("ip_id").is_not_null())
+    cover = theirs.filter((pl.col("t") > first) & (pl.col("rel_ack") >= hi)).head(1)
+    before = theirs.filter(pl.col("t") < first).tail(1)
+    if cover.height == 0 or before.height == 0:
+        return False
+    t_cover, rel_ack = cover["t"][0], cover["rel_ack"][0]
+    dsack = _sack_blocks(cover).filter((pl.col("left") <= lo) & (pl.col("right") >= hi) & (pl.col("right") <= rel_ack))
+    copy_frames = copies["frame"].implode()
+    other_data = flow.filter(
+        mine & (pl.col("len") > 0) & pl.col("t").is_between(first, t_cover) & ~pl.col("frame").is_in(copy_frames)
+    )
+    sent = copies.filter(pl.col("t") < t_cover)
+    if dsack.height == 0 or other_data.height or sent["frame"][-1] == frame:
+        return False  # no D-SACK of the last copy; other data drew answers too; or this is that copy
+    # the receiver's packets missing between its last one before the first copy and the D-SACK,
+    # less those seen in between and the data it sent that the capture never saw (its sequence
+    # number is past the bytes seen)
+    missing = (int(cover["ip_id"][0]) - int(before["ip_id"][0]) - 1) % (1 << 16)
+    seen = theirs.filter(pl.col("t") < t_cover)
+    missing -= seen.filter(pl.col("t") > first).height
+    top = (seen["rel_seq"] + seen["len"]).max()
+    unseen_bytes = int(cover["rel_seq"][0]) - (int(top) if top is not None else int(cover["rel_seq"][0]))
+    if unseen_bytes > 0:
+        missing -= -(-unseen_bytes // max(int(seen["len"].max() or 0), 1))
+    earlier = sent.height - 1
+    return earlier >= 2 and 0 <= missing < earlier and missing <= MAX_GAP
+
+
+def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
+    """The misses (`matched` rows whose prediction differs from the truth) with the reason the
+    capture could not show them, or a null reason. `segments` is the analysis of the capture."""
+    miss = matched.filter(pl.col("truth") != pl.col("pred"))
+    reasons = []
+    for r in miss.iter_rows(named=True):
+        reason = None
+        if r["truth"] == "reordered" and r["pred"] == "new" and r.get("at_sender"):
+            reason = NO_ACK_SHOWED if _no_ack_showed(segments, r["frame"]) else None
+        elif r["truth"] == "retransmission" and r["pred"] == "new" and r.get("at_sender") is False:
+            reason = FIRST_OF_SIDE if _first_of_side(segments, r["frame"]) else None
+        elif {r["truth"], r["pred"]} == {"retransmission", "spurious_retransmission"} and r.get("at_sender"):
+            reason = FEWER_ANSWERS if _fewer_answers(segments, r["frame"]) else None
+        reasons.append(reason)
+    return miss.with_columns(reason=pl.Series(reasons, dtype=pl.String))
+
+
+def bound_misses(check: Check, misses: pl.DataFrame) -> pl.DataFrame:
+    """The misses that count against one bound: an F1 bound's class on either side of the miss,
+    or a loss bound's flow direction with a retransmission on either side."""
+    if check.cls is not None:
+        return misses.filter((pl.col("truth") == check.cls) | (pl.col("pred") == check.cls))
+    if check.flow is not None:
+        src, sport, dst, dport = check.flow
+        same = (pl.col("src") == src) & (pl.col("sport") == sport) & (pl.col("dst") == dst) & (pl.col("dport") == dport)
+        resent = (pl.col("truth") == "retransmission") | (pl.col("pred") == "retransmission")
+        return misses.filter(same & resent)
+    return misses

@@ -1,0 +1,85 @@
+"""`tcpscope.lab.evidence`: which misses the capture held no evidence for, on packet sequences
+built by hand (tests/packetgen.py), each with a twin where the evidence is there."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from packetgen import Conn, Endpoint, frame
+from tcpscope.analysis import analyze
+from tcpscope.lab.evidence import FEWER_ANSWERS, FIRST_OF_SIDE, NO_ACK_SHOWED, bound_misses, unseen
+from tcpscope.lab.score import Check
+
+PHONE, SERVER = "192.168.2.2", "203.0.113.10"
+MSS = 1000
+
+
+def _reason(c: Conn, src: str, nth: int, truth: str, pred: str, at_sender: bool) -> str | None:
+    """The reason `unseen` gives for the nth data segment of `src` taken for `pred` against `truth`."""
+    segs = analyze(frame(c), device=PHONE).segments
+    f = segs.filter((pl.col("src") == src) & (pl.col("len") > 0))["frame"][nth]
+    matched = pl.DataFrame({"frame": [f], "truth": [truth], "pred": [pred], "at_sender": [at_sender]})
+    return unseen(segs, matched)["reason"][0]
+
+
+@pytest.mark.parametrize("sacked", [False, True], ids=["no-sack-above-it", "sack-above-it"])
+def test_reordering_no_ack_showed(sacked: bool) -> None:
+    """Phone-side capture of an upload: segment 3 is held on the way and overtaken by segment 4.
+    The server's ACKs cover segment 2, then all four; in between (`sacked`) one SACKs segment 4
+    alone, which shows segment 3 late. Without it the capture holds nothing that shows it."""
+    c = Conn(Endpoint(PHONE, 54000, 1_000), Endpoint(SERVER, 443, 9_000))
+    t = c.handshake(1.0, rtt=0.05)
+    for k in range(4):
+        c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
+    c.send(t + 0.05, c.server, 1, rel_ack=1 + 2 * MSS)
+    if sacked:
+        c.send(t + 0.052, c.server, 1, rel_ack=1 + 2 * MSS, sack=[(1 + 3 * MSS, 1 + 4 * MSS)])
+    c.send(t + 0.054, c.server, 1, rel_ack=1 + 4 * MSS)
+    assert _reason(c, PHONE, 2, "reordered", "new", True) == (None if sacked else NO_ACK_SHOWED)
+
+
+@pytest.mark.parametrize("earlier", [False, True], ids=["first-packet-of-its-side", "after-an-earlier-packet"])
+def test_resend_first_of_its_side(earlier: bool) -> None:
+    """Server-side capture of a chat that starts mid-connection: the phone's message re-sent after
+    its original was lost on the way. When it is the phone's first packet in the capture nothing
+    can show it was a re-send; after an earlier packet of the phone, its IDs could."""
+    c = Conn(Endpoint(PHONE, 54010, 2_000), Endpoint(SERVER, 443, 8_000))
+    if earlier:
+        c.send(1.0, c.client, 1, rel_ack=1)
+    c.send(1.3, c.client, 1, 150, rel_ack=1)
+    c.send(1.3002, c.server, 1, rel_ack=151)
+    assert _reason(c, PHONE, 0, "retransmission", "new", False) == (FIRST_OF_SIDE if not earlier else None)
+
+
+@pytest.mark.parametrize("answers", [1, 2], ids=["one-answer-for-two-copies", "an-answer-for-each"])
+def test_fewer_answers_than_copies(answers: int) -> None:
+    """Server-side capture of a chat reply sent three times (original, loss probe, RTO re-send);
+    the phone's first packet after them D-SACKs the last copy. With one phone ID missing for the
+    two earlier copies, one of them was lost and nothing tells which; with two, both arrived."""
+    c = Conn(Endpoint(PHONE, 54020, 3_000), Endpoint(SERVER, 443, 7_000))
+    t = c.handshake(1.0, rtt=0.05, near_client=False)
+    c.send(t + 0.1, c.client, 1, 100, rel_ack=1)
+    for k, dt in enumerate((0.1005, 0.36, 0.62)):
+        c.send(t + dt, c.server, 1, 29, rel_ack=101)
+    c.client.ip_id += answers
+    c.send(t + 0.67, c.client, 101, rel_ack=30, sack=[(1, 30)])
+    got = _reason(c, SERVER, 1, "spurious_retransmission", "retransmission", True)
+    assert got == (FEWER_ANSWERS if answers == 1 else None)
+    # the last copy is the one the D-SACK speaks for: never a miss without evidence
+    assert _reason(c, SERVER, 2, "spurious_retransmission", "retransmission", True) is None
+
+
+def test_bound_misses_pick_the_bound_s_class_or_flow() -> None:
+    """An F1 bound counts the misses with its class on either side; a loss bound those of its flow
+    direction with a retransmission on either side."""
+    misses = pl.DataFrame({
+        "frame": [1, 2, 3],
+        "truth": ["reordered", "retransmission", "spurious_retransmission"],
+        "pred": ["new", "new", "retransmission"],
+        "src": [PHONE, PHONE, SERVER], "sport": [1, 1, 443], "dst": [SERVER, SERVER, PHONE], "dport": [443, 443, 1],
+    })
+    f1 = Check("c", "F1 reordered", False, "", cls="reordered")
+    loss = Check("c", "loss flow 0", False, "", flow=(SERVER, 443, PHONE, 1))
+    assert bound_misses(f1, misses)["frame"].to_list() == [1]
+    assert bound_misses(loss, misses)["frame"].to_list() == [3]
