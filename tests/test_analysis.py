@@ -638,30 +638,62 @@ def test_timer_resend_of_the_lowest_hole(hidden: int, expected: str) -> None:
     assert _classes(a.segments, SERVER) == ["new"] * 7 + ["retransmission"] + [expected] * 2
 
 
-@pytest.mark.parametrize("sack_after, expected", [(0.01, "spurious_retransmission"), (0.055, "retransmission")],
-                         ids=["sacked-too-soon", "sacked-a-round-trip-later"])
-def test_sack_of_a_resend_sooner_than_a_round_trip(sack_after: float, expected: str) -> None:
-    """Phone-side capture of an upload (RTT 50 ms): segment 2 is lost, segment 4 held on the way;
-    the server SACKs around both and the phone re-sends both. A SACK covering segment 4 10 ms
-    after its re-send (a fifth of the RTT) cannot answer the re-send (RFC 8985 6.2, Linux's
-    tcp_rack_advance(); tcpscope asks for less than a quarter of the minimum RTT): the
-    original arrived, the re-send was needless and the original `reordered`. A round trip after
-    the re-send, the re-send may have filled it. The cumulative ACK stays below (segment 2), so
-    its echo tells nothing (RFC 7323's TS.Recent moves only at the left edge)."""
-    c = Conn(Endpoint(PHONE, 53810, 53), Endpoint(SERVER, 443, 1_400_000))
-    t = c.handshake(13.0, rtt=0.05)
+def _resends_sacked(c: Conn, t: float, rtt: float, sack_after: float) -> None:
+    """Segment 2 is lost, segment 4 held on the way; the server SACKs around both an `rtt`
+    after they were sent and the phone re-sends both; `sack_after` the re-sends, a SACK covers
+    segment 4 (the cumulative ACK stays below, at segment 2, so its echo tells nothing: RFC
+    7323's TS.Recent moves only at the left edge); a round trip later, everything is acknowledged."""
     for k in range(8):
         c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
     for k in (0, 2, 4, 5, 6, 7):
         blocks = [(1 + 2 * MSS, 1 + min(k + 1, 3) * MSS)] + ([(1 + 4 * MSS, 1 + (k + 1) * MSS)] if k > 3 else [])
-        c.send(t + 0.05 + 0.001 * k, c.server, 1, rel_ack=1 + MSS, sack=blocks[::-1] if k else None)
-    c.send(t + 0.0575, c.client, 1 + MSS, MSS, rel_ack=1)  # the fast re-sends of segments 2 and 4
-    c.send(t + 0.0576, c.client, 1 + 3 * MSS, MSS, rel_ack=1)
-    c.send(t + 0.0576 + sack_after, c.server, 1, rel_ack=1 + MSS, sack=[(1 + 2 * MSS, 1 + 8 * MSS)])
-    c.send(t + 0.108, c.server, 1, rel_ack=1 + 8 * MSS)  # the re-send of segment 2 arrived
+        c.send(t + rtt + 0.001 * k, c.server, 1, rel_ack=1 + MSS, sack=blocks[::-1] if k else None)
+    c.send(t + rtt + 0.0075, c.client, 1 + MSS, MSS, rel_ack=1)  # the fast re-sends of segments 2 and 4
+    c.send(t + rtt + 0.0076, c.client, 1 + 3 * MSS, MSS, rel_ack=1)
+    c.send(t + rtt + 0.0076 + sack_after, c.server, 1, rel_ack=1 + MSS, sack=[(1 + 2 * MSS, 1 + 8 * MSS)])
+    c.send(t + 2 * rtt + 0.008, c.server, 1, rel_ack=1 + 8 * MSS)  # the re-send of segment 2 arrived
+
+
+@pytest.mark.parametrize(
+    "sack_after, expected",
+    [(0.01, "spurious_retransmission"), (0.014, "spurious_retransmission"), (0.055, "retransmission")],
+    ids=["sacked-at-a-fifth", "sacked-at-0.28", "sacked-a-round-trip-later"],
+)
+def test_sack_of_a_resend_sooner_than_a_round_trip(sack_after: float, expected: str) -> None:
+    """Phone-side capture of an upload (RTT 50 ms, `_resends_sacked`). A SACK covering segment 4
+    10 or 14 ms after its re-send (a fifth, or 0.28 as in seed 20, of the RTT) cannot answer the
+    re-send (RFC 8985 6.2, Linux's tcp_rack_advance(); tcpscope asks for less than half the
+    smallest RTT): the original arrived, the re-send was needless and the original `reordered`.
+    A round trip after the re-send, the re-send may have filled it."""
+    c = Conn(Endpoint(PHONE, 53810, 53), Endpoint(SERVER, 443, 1_400_000))
+    t = c.handshake(13.0, rtt=0.05)
+    _resends_sacked(c, t, 0.05, sack_after)
     a = analyze(frame(c), device=PHONE)
     original = "reordered" if expected == "spurious_retransmission" else "new"
     assert _classes(a.segments, PHONE) == ["new"] * 3 + [original] + ["new"] * 4 + ["retransmission", expected]
+
+
+@pytest.mark.parametrize("sibling, expected", [(True, "retransmission"), (False, "spurious_retransmission")],
+                         ids=["path-rtt-from-another-connection", "own-rtt-only"])
+def test_sack_too_soon_against_the_paths_smallest_rtt(sibling: bool, expected: str) -> None:
+    """As above, but the upload runs behind a standing queue: its handshake and every ACK take
+    150 ms, while the SACK of segment 4 comes 47 ms after the re-sends (the queue drained after
+    the loss; seed 30). Another connection between the same hosts had a 50 ms handshake: against
+    that, 47 ms is a round trip, and the re-send may have filled the hole. Without it, tcpscope
+    has only the connection's own smallest RTT, 47 ms is under half of it, and the re-send is
+    taken for needless (a queue that drained after the loss can make that wrong)."""
+    c = Conn(Endpoint(PHONE, 53820, 59), Endpoint(SERVER, 443, 1_500_000))
+    t = c.handshake(14.0, rtt=0.15)
+    _resends_sacked(c, t, 0.15, 0.047)
+    conns = [c]
+    if sibling:
+        other = Conn(Endpoint(PHONE, 53821, 61), Endpoint(SERVER, 443, 1_600_000))
+        other.handshake(13.0, rtt=0.05)
+        conns.append(other)
+    a = analyze(frame(*conns), device=PHONE)
+    original = "reordered" if expected == "spurious_retransmission" else "new"
+    got = _classes(a.segments.filter(pl.col("sport") == 53820), PHONE)
+    assert got == ["new"] * 3 + [original] + ["new"] * 4 + ["retransmission", expected]
 
 
 @pytest.mark.parametrize("hidden, expected", [(True, "retransmission"), (False, "new")],

@@ -9,7 +9,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tcpscope.analysis import analyze
+from packetgen import ACK, FIN, Conn, Endpoint, frame
+from tcpscope.analysis import analyze, capture_context
+from tcpscope.context import Context
 from tcpscope.decode import decode_capture
 from tcpscope.shard import (
     analyze_sharded,
@@ -27,6 +29,7 @@ SHARED = REPO.parent / "shared" / "captures"
 ECHO = SHARED / "zeek_echo-connections.pcap.gz"
 # Bundled lab captures with several connections, and the device of the study.
 BUNDLED = ["download_moments.pcap", "post_moments.pcap", "receive_picture.pcap"]
+PHONE, SERVER = "192.168.2.2", "203.0.113.10"
 
 
 def _packets(path: Path) -> pl.DataFrame:
@@ -102,3 +105,42 @@ def test_split_needs_file_order() -> None:
     packets = _packets(REPO / "pcap" / "send_text.pcap")
     with pytest.raises(ValueError, match="file order"):
         split_packets(packets.reverse(), 2)
+
+
+def _chat_beside_an_upload() -> pl.DataFrame:
+    """The phone uploads on one connection (IDs counting up by 1 from their own start), then sends
+    a chat message on another whose first copy is lost and re-sent by the timer: the chat side is
+    too short to show its IP ID pattern and takes its host's (tests/test_analysis.py)."""
+    up = Conn(Endpoint(PHONE, 53890, 89, ip_id=20_000), Endpoint(SERVER, 8080, 2_200_000))
+    t = up.handshake(21.0, rtt=0.05, near_client=False)
+    for k in range(14):
+        up.send(t + 0.001 * k, up.client, 1 + k * 1000, 1000, rel_ack=1)
+        up.send(t + 0.0002 + 0.001 * k, up.server, 1, rel_ack=1 + (k + 1) * 1000)
+    chat = Conn(Endpoint(PHONE, 53891, 97, ip_id=50_000), Endpoint(SERVER, 443, 2_300_000))
+    t = chat.handshake(22.0, rtt=0.05, near_client=False)
+    chat.client.ip_id += 1  # the message, lost upstream
+    chat.client.ts += 1
+    chat.send(t + 0.3, chat.client, 1, 200, rel_ack=1)
+    chat.send(t + 0.3002, chat.server, 1, rel_ack=201)
+    chat.send(t + 0.5, chat.client, 201, flags=FIN | ACK, rel_ack=1)
+    return frame(up, chat)
+
+
+def test_shards_take_the_capture_s_context() -> None:
+    """Split so that the two connections land in different shards, the chat's shard alone cannot
+    tell how the phone numbers its packets; with the whole capture's context (what the workflow's
+    shard_split writes, as JSON) the merged result equals the unsplit one."""
+    packets = _chat_beside_an_upload()
+    n = next(k for k in range(2, 16) if assign_shards(packets, k).n_unique() == 2)
+    whole = analyze(packets, device=PHONE)
+    chat = whole.segments.filter((pl.col("sport") == 53891) & (pl.col("len") > 0))["seg_class"].to_list()
+    assert chat == ["retransmission"]
+    _assert_same(whole, analyze_sharded(packets, n, device=PHONE))
+    ctx = Context.from_json(capture_context(packets).to_json())
+    assert PHONE in ctx.per_socket_hosts
+    part = next(p for p in split_packets(packets, n) if (p["sport"] == 53891).any())
+    alone = analyze(part, device=PHONE).segments
+    with_ctx = analyze(part, device=PHONE, context=ctx).segments
+    resent = (pl.col("sport") == 53891) & (pl.col("len") > 0)
+    assert alone.filter(resent)["seg_class"].to_list() == ["new"]
+    assert with_ctx.filter(resent)["seg_class"].to_list() == ["retransmission"]

@@ -10,15 +10,10 @@ import polars as pl
 
 from tcpscope import flows as flowmod
 from tcpscope import handshake, seqspace, tcpstate
-from tcpscope.flows import ACK, RST, SYN
+from tcpscope.context import OWN, Context, context_of, flow_ends, short_side
 from tcpscope.flowstats import flow_table
 
 Direction = Literal["up", "down", "auto"]
-
-# share of the handshake-placed connections that must agree on the capture point before the
-# connections without a handshake are placed there too (else: from their own RTT samples)
-CONSENSUS = 0.9
-
 
 @dataclass
 class Analysis:
@@ -34,20 +29,15 @@ def _step(x: pl.Expr, modulus: int) -> pl.Expr:
     return ((x.diff() + half) % modulus) - half
 
 
-# a reset for a socket that is gone, and a SYN/ACK, come from the kernel, not the connection's
-# counter (Linux sends them with IP ID 0): they say nothing about how the side numbers its packets
-_OWN = ((pl.col("flags") & RST) == 0) & ((pl.col("flags") & (SYN | ACK)) != (SYN | ACK))
-# own packets from which a side's IP IDs speak for their host (`_host_counters`)
-LONG_SIDE = 12
-
-
-def _side_traits(df: pl.DataFrame) -> pl.DataFrame:
-    """Per flow and side: are IP IDs sequential / varying, are TCP timestamps usable for order?"""
+def _side_stats(df: pl.DataFrame) -> pl.DataFrame:
+    """Per flow and side: are IP IDs sequential / varying, are TCP timestamps usable for order?
+    Also the side's address and IP ID step counts (`_src`, `_own`, `_calm`), which
+    `_side_traits` uses and drops."""
     ipid = pl.col("ip_id").cast(pl.Int64)
     d = _step(ipid, 1 << 16)
     tsv = pl.col("opt_tsval").cast(pl.Int64)
     dts = _step(tsv, 1 << 32)
-    own = _OWN
+    own = OWN
     d_own = _step(ipid.filter(own), 1 << 16)
     # steps between the IDs in counter order (a reordered packet is no gap), unwrapped
     steps = d_own.fill_null(0).cum_sum().sort().diff()
@@ -76,43 +66,15 @@ def _side_traits(df: pl.DataFrame) -> pl.DataFrame:
         & (pl.col("_own") >= 4),
         _calm=pl.col("_odd") == 0,
     )
-    return _host_counters(df, sides).drop("_src", "_own", "_one", "_odd", "_calm")
+    return sides
 
 
-def _host_counters(df: pl.DataFrame, sides: pl.DataFrame) -> pl.DataFrame:
-    """`ipid_step1` for a side too short to show it (a chat connection: a few packets, some lost)
-    from its host's other connections: when all of them with LONG_SIDE packets or more count up
-    by 1, the host numbers packets per connection (Linux: from a random start per socket), unless
-    its packets of different connections continue one another's IDs (one global counter, where a
-    gap may be another connection's packet). The short side's own steps must all be gaps of at
-    most MAX_IPID_GAP (`_calm`)."""
-    short = ~pl.col("ipid_step1") & pl.col("_calm") & pl.col("_own").is_between(4, LONG_SIDE - 1)
-    long = pl.col("_own") >= LONG_SIDE
-    hosts = (
-        sides.group_by("_src")
-        .agg(
-            _short=short.any(),
-            _long_ok=(long & pl.col("ipid_step1")).any(),
-            _long_bad=(long & ~pl.col("ipid_step1")).any(),
-        )
-        .filter(pl.col("_short") & pl.col("_long_ok") & ~pl.col("_long_bad"))
-    )
-    if hosts.height == 0:
-        return sides
-    pk = (
-        df.filter(_OWN & pl.col("ip_id").is_not_null() & pl.col("src").is_in(hosts["_src"].implode()))
-        .select("src", "t", "flow_id", ip=pl.col("ip_id").cast(pl.Int64))
-        .sort("src", "t", maintain_order=True)
-    )
-    cross = (pl.col("src") == pl.col("src").shift(1)) & (pl.col("flow_id") != pl.col("flow_id").shift(1))
-    near = cross & ((pl.col("ip") - pl.col("ip").shift(1)) % (1 << 16)).is_between(1, tcpstate.MAX_IPID_GAP + 1)
-    per_socket = (
-        pk.group_by("src")
-        .agg(_per_socket=near.sum() <= 0.25 * cross.sum())
-        .filter("_per_socket")
-        .select(_src="src")
-    )
-    return sides.with_columns(ipid_step1=pl.col("ipid_step1") | (short & pl.col("_src").is_in(per_socket["_src"].implode())))
+def _side_traits(sides: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """`_side_stats` with the capture's context applied: a side too short to show its IP ID
+    pattern takes its host's (tcpscope.context.per_socket_hosts; seeds 37 and 51)."""
+    hosts = pl.Series(sorted(ctx.per_socket_hosts), dtype=pl.String).implode()
+    borrowed = short_side() & pl.col("_src").is_in(hosts)
+    return sides.with_columns(ipid_step1=pl.col("ipid_step1") | borrowed).drop("_src", "_own", "_one", "_odd", "_calm")
 
 
 def _vantage_from_samples(segs: pl.DataFrame) -> pl.DataFrame:
@@ -150,7 +112,9 @@ def _per_side(sides: pl.DataFrame, col: str, n_flows: int) -> np.ndarray:
     return out
 
 
-def _run_kernel(df: pl.DataFrame, sides: pl.DataFrame, rtt_hint: np.ndarray) -> tuple[np.ndarray, ...]:
+def _run_kernel(
+    df: pl.DataFrame, sides: pl.DataFrame, rtt_hint: np.ndarray, path_rtt: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """Call the compiled state walk on flow-sorted rows; `sides` holds per-side parameters."""
     n_flows = rtt_hint.shape[0]
 
@@ -194,6 +158,7 @@ def _run_kernel(df: pl.DataFrame, sides: pl.DataFrame, rtt_hint: np.ndarray) -> 
         per_side("ts_ok"),
         per_side("ipid_step1"),
         rtt_hint,
+        path_rtt,
     )
 
 
@@ -217,22 +182,12 @@ def _stable_order(keys: np.ndarray) -> np.ndarray | None:
     return np.argsort(keys, kind="stable")
 
 
-def analyze(
-    packets: pl.DataFrame,
-    device: str | None = None,
-    server: str | None = None,
-    port: int | None = None,
-    direction: Direction = "auto",
-    t0_ns: int | None = None,
-) -> Analysis:
-    """Split packets into connections, classify every data segment, and summarise each flow.
-
-    `device` is the IP whose traffic the study is about (the phone); `server`/`port` name
-    the far end when known, overriding the role guess; `direction` overrides the per-flow
-    up/down inference (up: the device sends most payload). `t0_ns` is the time origin of
-    `t` (default: the first packet's timestamp); a shard of a capture (`tcpscope.shard`)
-    passes the whole capture's, so its times equal those of the unsplit analysis.
-    """
+def _prepare(
+    packets: pl.DataFrame, server: str | None, port: int | None, t0_ns: int | None
+) -> tuple[pl.DataFrame, np.ndarray | None, pl.DataFrame]:
+    """The packets in time order (`base`), the permutation that groups them by connection
+    (None: already grouped), and the working frame: connections and roles assigned, rows
+    grouped by connection in time order, sequence numbers relative, `t` from `t0_ns`."""
     by_time = _stable_order(packets["ts_ns"].to_numpy())
     base = packets if by_time is None else packets[by_time]
     t0 = t0_ns if t0_ns is not None else (base["ts_ns"].min() if base.height else 0)
@@ -241,16 +196,57 @@ def analyze(
     df = flowmod.assign_roles(df, server=server, port=port)
     by_flow = _stable_order(df["flow_id"].to_numpy())  # connections grouped, time order within
     df = seqspace.relative_numbers(df if by_flow is None else df[by_flow])
+    return base, by_flow, df
 
+
+def capture_context(packets: pl.DataFrame, server: str | None = None, port: int | None = None) -> Context:
+    """The capture-wide facts `analyze()` takes from all the capture's connections
+    (tcpscope.context); a shard of the capture is analysed with those of the whole."""
+    _, _, df = _prepare(packets, server, port, None)
+    n_flows = int(df["flow_id"].max()) + 1 if df.height else 0
+    return context_of(df, handshake.handshakes(df, n_flows), _side_stats(df))
+
+
+def _path_rtt(df: pl.DataFrame, ctx: Context, n_flows: int) -> np.ndarray:
+    """Per flow, the smallest handshake RTT (s) between its two hosts in the capture; NaN if none."""
+    out = np.full(n_flows, np.nan)
+    if n_flows and ctx.path_rtt_s:
+        ends = flow_ends(df)
+        rtt = [ctx.path_rtt_s.get((c, s), np.nan) for c, s in zip(ends["client"], ends["server"])]
+        out[ends["flow_id"].to_numpy()] = rtt
+    return out
+
+
+def analyze(
+    packets: pl.DataFrame,
+    device: str | None = None,
+    server: str | None = None,
+    port: int | None = None,
+    direction: Direction = "auto",
+    t0_ns: int | None = None,
+    context: Context | None = None,
+) -> Analysis:
+    """Split packets into connections, classify every data segment, and summarise each flow.
+
+    `device` is the IP whose traffic the study is about (the phone); `server`/`port` name
+    the far end when known, overriding the role guess; `direction` overrides the per-flow
+    up/down inference (up: the device sends most payload). `t0_ns` is the time origin of
+    `t` (default: the first packet's timestamp) and `context` what the analysis takes from
+    the capture's other connections (default: from these packets; `capture_context`). A
+    shard of a capture (`tcpscope.shard`) passes the whole capture's, so that its results
+    equal those of the unsplit analysis.
+    """
+    base, by_flow, df = _prepare(packets, server, port, t0_ns)
     n_flows = int(df["flow_id"].max()) + 1 if df.height else 0
     hs = handshake.handshakes(df, n_flows)
-    sides = _side_traits(df)
+    stats = _side_stats(df)
+    ctx = context if context is not None else context_of(df, hs, stats)
+    sides = _side_traits(stats, ctx)
     sides = sides.join(hs.select("flow_id", "_near_client"), on="flow_id", how="left")
     # a connection without a handshake was most likely captured where the capture's others were:
     # take their (near-unanimous) vote before guessing from its own, often few, RTT samples
-    known = hs["_near_client"].drop_nulls()
-    if known.len() and (known.mean() >= CONSENSUS or known.mean() <= 1 - CONSENSUS):
-        sides = sides.with_columns(pl.col("_near_client").fill_null(bool(known.mean() >= 0.5)))
+    if ctx.near_client is not None:
+        sides = sides.with_columns(pl.col("_near_client").fill_null(ctx.near_client))
     from_device_side = (
         df.group_by(["flow_id", "from_client"]).agg(_dev=(pl.col("src") == device).any() if device else pl.lit(None))
     )
@@ -262,8 +258,9 @@ def analyze(
     )
     sides = sides.with_columns(_sender_vantage=provisional.fill_null(True))
     rtt_hint = hs.sort("flow_id")["handshake_rtt_ms"].cast(pl.Float64).fill_null(float("nan")).to_numpy() / 1e3
+    path_rtt = _path_rtt(df, ctx, n_flows)
 
-    cls, inflight, rtt_ack, rtt_echo = _run_kernel(df, sides, rtt_hint)
+    cls, inflight, rtt_ack, rtt_echo = _run_kernel(df, sides, rtt_hint, path_rtt)
     df = df.with_columns(_rtt_ack=pl.Series(rtt_ack).fill_nan(None), _rtt_echo=pl.Series(rtt_echo).fill_nan(None))
     # flows without a handshake: place the capture point from the RTT samples, then re-walk
     guess = _vantage_from_samples(df)
@@ -274,7 +271,7 @@ def analyze(
     )
     if not decided["_sender_vantage"].equals(sides["_sender_vantage"]):
         sides = decided.drop("_guess")
-        cls, inflight, rtt_ack, rtt_echo = _run_kernel(df, sides, rtt_hint)
+        cls, inflight, rtt_ack, rtt_echo = _run_kernel(df, sides, rtt_hint, path_rtt)
         df = df.with_columns(_rtt_ack=pl.Series(rtt_ack).fill_nan(None), _rtt_echo=pl.Series(rtt_echo).fill_nan(None))
 
     names = pl.Series(list(tcpstate.CLASS_NAMES))

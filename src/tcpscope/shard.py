@@ -5,8 +5,12 @@ Every packet of a connection lands in the same shard: the shard is a stable hash
 (BLAKE2b) of the canonical connection key, VLAN + the two (address, port) endpoints in
 sorted order, the key `flows.assign_flows` groups by (reused port pairs stay together
 too, so the split of reused pairs into connections is the same). Everything `analyze()`
-computes is per connection except two things the merge restores:
+computes is per connection except three things:
 
+* what a connection's analysis takes from the capture's other connections (where the
+  capture point sits, how a host numbers its IP IDs, a path's smallest RTT:
+  tcpscope.context): each shard is analysed with the whole capture's
+  `capture_context(packets)` (the workflow's shard_split writes it to context.json);
 * the time origin: `t` counts from the first packet of the *capture*, so each shard is
   analysed with `t0_ns=time_origin(packets)` of the whole capture (`shard_origin`);
 * `flow_id`: 0..n-1 in order of the connection's first packet; shards number their own
@@ -25,7 +29,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from tcpscope.analysis import Analysis, Direction, analyze
+from tcpscope.analysis import Analysis, Direction, analyze, capture_context
 
 
 def shard_count(size_bytes: int, above_mb: float | None, shards: int) -> int:
@@ -146,12 +150,9 @@ def analyze_sharded(
     """`analyze()` done shard by shard in one process: split, analyse, merge (the
     workflow runs the same steps as separate jobs)."""
     t0 = time_origin(packets)
-    return merge(
-        [
-            analyze(part, device=device, server=server, port=port, direction=direction, t0_ns=t0)
-            for part in split_packets(packets, n)
-        ]
-    )
+    ctx = capture_context(packets, server=server, port=port)
+    kw = dict(device=device, server=server, port=port, direction=direction, t0_ns=t0, context=ctx)
+    return merge([analyze(part, **kw) for part in split_packets(packets, n)])
 
 
 def shard_mb(size_bytes: int, n: int) -> float:

@@ -31,11 +31,13 @@ SPURIOUS_RTT_FRACTION = 0.8
 # at the receiver side a hole filled sooner than this fraction of the minimum RTT is
 # reordering; later it is a retransmission of a segment lost upstream
 REORDER_RTT_FRACTION = 0.75
-# a SACK of re-sent bytes sooner than this fraction of the minimum RTT after the re-send was
-# caused by an earlier copy (RFC 8985 6.2 and Linux's tcp_rack_advance() use the whole minimum
-# RTT; a quarter, because queues and jitter make the capture's minimum a poor bound: a lab
-# upload had needed re-sends SACKed at 0.30-0.45 of it, docs/classification.md)
-SACK_TOO_SOON = 0.25
+# a SACK of re-sent bytes sooner than this fraction of the path's smallest RTT after the re-send
+# was caused by an earlier copy (RFC 8985 6.2 and Linux's tcp_rack_advance() use the whole
+# minimum RTT; half, for jitter). The smallest RTT is the flow's own (handshake and samples) or
+# the smallest handshake RTT between the same two hosts in the capture, whichever is less: a
+# connection opened behind a full queue overstates its own (a lab upload had needed re-sends
+# SACKed at 0.30-0.45 of its own minimum, 0.93-1.3 of the path's; docs/classification.md)
+SACK_TOO_SOON = 0.5
 DEFAULT_RTT_S = 0.01  # used for the time rule when no RTT is known yet
 
 
@@ -405,6 +407,7 @@ def walk_flows(
     ts_ok: np.ndarray,  # bool[2 * n_flows]: TSvals present and usable for order
     ipid_step1: np.ndarray,  # bool[2 * n_flows]: IP IDs count up by exactly 1 per packet of the side
     rtt_hint: np.ndarray,  # float64[n_flows]: handshake RTT in s, NaN if unknown
+    path_rtt: np.ndarray,  # float64[n_flows]: smallest handshake RTT between the two hosts, NaN if unknown
 ):
     """Classify data segments, compute bytes in flight and RTT samples for every flow."""
     n = t.shape[0]
@@ -604,7 +607,8 @@ def walk_flows(
                         if pend[o][j, 0] < right and pend[o][j, 1] > left:
                             pend[o][j, 4] = 1
                             r = pend[o][j, 2]
-                            if np.isfinite(min_rtt[o]) and t[i] - t[r] < SACK_TOO_SOON * min_rtt[o]:
+                            floor = min(min_rtt[o], path_rtt[f]) if np.isfinite(path_rtt[f]) else min_rtt[o]
+                            if np.isfinite(floor) and t[i] - t[r] < SACK_TOO_SOON * floor:
                                 # SACKed before the re-send could have arrived: an earlier copy did
                                 _mark_spurious(cls, passed, r, pend[o][j, 3])
                     # merge [left, right) into the scoreboard

@@ -12,6 +12,7 @@ rule shard_split:
         packets=temp(f"{RESULTS}/{{capture}}/shards/packets.parquet"),
         info=temp(f"{RESULTS}/{{capture}}/shards/decoded.json"),
         origin=temp(f"{RESULTS}/{{capture}}/shards/origin.json"),
+        context=temp(f"{RESULTS}/{{capture}}/shards/context.json"),
         shards=temp(
             [
                 f"{RESULTS}/{{capture}}/shards/{i}/packets.parquet"
@@ -29,15 +30,20 @@ rule shard_split:
     resources:
         mem_mb=mem_of(split_mem_mb),
         runtime=runtime_of(20),
+    params:
+        server=lambda wildcards: row(wildcards).server,
+        port=lambda wildcards: row(wildcards).port,
     script:
         "../scripts/shard_split.py"
 
 
 rule shard_analyze:
-    """Analyse the connections of one shard (times from the whole capture's origin)."""
+    """Analyse the connections of one shard (times from the whole capture's origin, and
+    what a connection takes from the others from the whole capture's context)."""
     input:
         packets=f"{RESULTS}/{{capture}}/shards/{{shard}}/packets.parquet",
         origin=f"{RESULTS}/{{capture}}/shards/origin.json",
+        context=f"{RESULTS}/{{capture}}/shards/context.json",
     output:
         segments=temp(f"{RESULTS}/{{capture}}/shards/{{shard}}/segments.parquet"),
         flows=temp(f"{RESULTS}/{{capture}}/shards/{{shard}}/flows.parquet"),

@@ -1,4 +1,4 @@
-"""Rule `shard_analyze`: analyse one shard of a capture with the capture's time origin."""
+"""Rule `shard_analyze`: analyse one shard of a capture with the capture's time origin and context."""
 
 import json
 import logging
@@ -14,6 +14,7 @@ import polars as pl
 
 from tcpscope.atomic import write_parquet
 from tcpscope.analysis import analyze
+from tcpscope.context import Context
 from tcpscope.rulescript import run
 
 snakemake = globals()["snakemake"]  # injected by snakemake's script directive
@@ -29,6 +30,7 @@ def main() -> None:
         port=params.port,
         direction=params.direction,
         t0_ns=origin["t0_ns"],
+        context=Context.from_json(Path(snakemake.input.context).read_text()),
     )
     write_parquet(result.segments, snakemake.output.segments)
     write_parquet(result.flows, snakemake.output.flows)

@@ -1,5 +1,6 @@
-"""Rule `shard_split`: decode a large capture, write packets.parquet and its packets
-split by connection into shards (tcpscope.shard)."""
+"""Rule `shard_split`: decode a large capture, write packets.parquet, its packets split by
+connection into shards, and what the shards' analyses take from the whole capture (its time
+origin and context: tcpscope.shard)."""
 
 import json
 import logging
@@ -11,6 +12,7 @@ _SRC = Path(__file__).resolve().parents[2] / "src"
 if _SRC.is_dir() and str(_SRC) not in sys.path:
     sys.path.insert(0, str(_SRC))
 
+from tcpscope.analysis import capture_context
 from tcpscope.atomic import atomic_path, write_parquet
 from tcpscope.errors import CaptureError
 from tcpscope.decode import decode_capture
@@ -36,6 +38,9 @@ def main() -> None:
     t0 = time_origin(packets)
     with atomic_path(snakemake.output.origin) as tmp:
         tmp.write_text(json.dumps({"t0_ns": t0, "shards": len(parts)}) + "\n")
+    context = capture_context(packets, server=snakemake.params.server, port=snakemake.params.port)
+    with atomic_path(snakemake.output.context) as tmp:
+        tmp.write_text(context.to_json() + "\n")
     write_parquet(packets, snakemake.output.packets)
     decoded.info.write_json(snakemake.output.info)
     logging.info(
