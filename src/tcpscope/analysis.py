@@ -15,6 +15,7 @@ from tcpscope.flowstats import flow_table
 
 Direction = Literal["up", "down", "auto"]
 
+
 @dataclass
 class Analysis:
     """The two tables of one capture: per packet (`segments`) and per flow and side (`flows`)."""
@@ -74,7 +75,8 @@ def _side_traits(sides: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     pattern takes its host's (tcpscope.context.per_socket_hosts; seeds 37 and 51)."""
     hosts = pl.Series(sorted(ctx.per_socket_hosts), dtype=pl.String).implode()
     borrowed = short_side() & pl.col("_src").is_in(hosts)
-    return sides.with_columns(ipid_step1=pl.col("ipid_step1") | borrowed).drop("_src", "_own", "_one", "_odd", "_calm")
+    sides = sides.with_columns(ipid_step1=pl.col("ipid_step1") | borrowed)
+    return sides.drop("_src", "_own", "_one", "_odd", "_calm")
 
 
 def _vantage_from_samples(segs: pl.DataFrame) -> pl.DataFrame:
@@ -211,9 +213,13 @@ def _path_rtt(df: pl.DataFrame, ctx: Context, n_flows: int) -> np.ndarray:
     """Per flow, the smallest handshake RTT (s) between its two hosts in the capture; NaN if none."""
     out = np.full(n_flows, np.nan)
     if n_flows and ctx.path_rtt_s:
-        ends = flow_ends(df)
-        rtt = [ctx.path_rtt_s.get((c, s), np.nan) for c, s in zip(ends["client"], ends["server"])]
-        out[ends["flow_id"].to_numpy()] = rtt
+        known = pl.DataFrame(
+            [(c, s, r) for (c, s), r in ctx.path_rtt_s.items()],
+            schema={"client": pl.String, "server": pl.String, "rtt": pl.Float64},
+            orient="row",
+        )
+        ends = flow_ends(df).join(known, on=["client", "server"], how="inner")
+        out[ends["flow_id"].to_numpy()] = ends["rtt"].to_numpy()
     return out
 
 

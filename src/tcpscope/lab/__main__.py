@@ -122,7 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     sc.add_argument("capture", type=Path)
     sc.add_argument("truth", type=Path)
     sc.add_argument("--device", default=CLIENT_IP, help=f"device IP (default {CLIENT_IP})")
-    v = sub.add_parser("verify", help="check the F1 and loss-rate bounds on a set of captures and truth files")
+    v = sub.add_parser(
+        "verify",
+        help="check the F1 and loss-rate bounds on a set of captures and truth files; under a failed bound, "
+        "list the missed segments, with the reason where the capture held no evidence for them",
+    )
     v.add_argument("captures", type=Path, help="directory of <name>.pcap (e.g. the --out of make-bundled)")
     v.add_argument("--truth", type=Path, default=None, help="directory of <name>.truth.parquet (default: captures)")
     v.add_argument("--device", default=CLIENT_IP, help=f"device IP (default {CLIENT_IP})")
