@@ -16,6 +16,7 @@ Every truth row must match exactly one data segment (`score.match` raises otherw
 from __future__ import annotations
 
 import csv
+import shutil
 from functools import cache
 from pathlib import Path
 
@@ -196,3 +197,24 @@ def test_verify_cli_checks_every_bound_on_the_fixtures(capsys: pytest.CaptureFix
     assert len(f1) == len(_f1_cases())
     assert sum(1 for ln in lines if ln.split()[1] == "pooled") == len(_pooled_classes())
     assert sum(1 for ln in lines if " loss " in ln) == len(_loss_cases())
+
+
+def test_verify_cli_names_the_segments_a_failed_bound_missed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the truth of one bundled capture altered (a re-send of `post_moments` called new),
+    `verify` fails the bounds that touches and names the segment under each, with no evidence
+    reason (the capture shows the re-send plainly)."""
+    name = "post_moments"
+    shutil.copy(PCAP / f"{name}.pcap", tmp_path / f"{name}.pcap")
+    t = pl.read_parquet(TRUTH / f"{name}.truth.parquet")
+    resent = t.filter(pl.col("truth") == "retransmission")["frame"][0]
+    t = t.with_columns(truth=pl.when(pl.col("frame") == resent).then(pl.lit("new")).otherwise(pl.col("truth")))
+    t.write_parquet(tmp_path / f"{name}.truth.parquet")
+    assert lab_main(["verify", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    fail = [ln for ln in out.splitlines() if ln.startswith("FAIL")]
+    assert any("F1 retransmission" in ln for ln in fail)
+    assert out.count(f"{name} frame {resent}: new taken for retransmission (-)") == len(fail)
+    assert out.rstrip().endswith("0 of the %d that fail do so only on segments the capture held no evidence for "
+                                 "(docs/lab.md)" % len(fail))
