@@ -198,6 +198,28 @@ def test_receiver_side_id_gap_without_a_lost_tail_is_new(next_gap: float | None,
     assert classes == ["new"] * len(classes)
 
 
+@pytest.mark.parametrize("late", [True, False], ids=["missing-id-shows-up-late", "missing-id-never-shows"])
+def test_lost_tail_undone_when_the_missing_id_shows_up(late: bool) -> None:
+    """Client-side capture of a download: after six segments the server sends a re-send of
+    segment 6 (its next ID) and, 0.1 s later, segment 7. The re-send is held on the way and
+    arrives after segment 7, which looked like the timer re-send of a lost original (one ID
+    missing, the quiet before it). When the missing ID shows up on other bytes, it was that
+    held packet, and segment 7 is `new` (seed 71). If it never shows, segment 7 stays a re-send."""
+    c = Conn(Endpoint(PHONE, 53900, 101), Endpoint(SERVER, 443, 2_400_000))
+    t = c.handshake(23.0, rtt=0.05)
+    srv = c.server
+    _six_segments_down(c, t)
+    srv.ip_id += 1
+    srv.ts += 1
+    held = (srv.ip_id, srv.ts)
+    c.send(t + 0.136, srv, 1 + 6 * MSS, MSS, rel_ack=1)  # segment 7
+    if late:
+        c.send(t + 0.1362, srv, 1 + 5 * MSS, MSS, rel_ack=1, ip_id=held[0], tsval=held[1])
+    a = analyze(frame(c), device=PHONE)
+    expected = ["new"] * 7 + ["spurious_retransmission"] if late else ["new"] * 6 + ["retransmission"]
+    assert _classes(a.segments, SERVER) == expected
+
+
 @pytest.mark.parametrize(
     "missing, wait, expected",
     [(1, 0.3, "retransmission"), (1, 0.04, "retransmission"), (35, 0.3, "retransmission"), (35, 0.04, "new")],

@@ -456,6 +456,7 @@ def walk_flows(
         prev_t = np.full(2, np.nan)
         last_data_t = np.full(2, -np.inf)
         lone = np.full(2, -1, dtype=np.int64)  # a _lost_original re-send awaiting the next data
+        lone_gap = np.zeros(2, dtype=np.int64)  # how many of the side's IDs were missing before it
         max_len = np.zeros(2, dtype=np.int64)  # largest payload of each side
         last_new = np.full(2, -1, dtype=np.int64)  # row of each side's latest new data segment
         top_ipid = np.full(2, -1, dtype=np.int64)  # IP ID of the segment that set each side's max_end
@@ -673,7 +674,10 @@ def walk_flows(
                 # sends new data after an RTO to test it): half the minimum RTT tells them apart
                 r = lone[d]
                 wait = max(0.5 * _rtt(min_rtt[d]), DEFAULT_RTT_S)
-                if s >= max_end[d] and t[i] - t[r] < wait:
+                # or the one missing ID shows up now, on other bytes: a packet sent before it and
+                # held on the way (seed 71: a hole's re-send overtaken by the next new segment)
+                late = lone_gap[d] == 1 and ipid[i] >= 0 and ((ipid[r] - ipid[i]) & 0xFFFF) == 1 and s != rel_seq[r]
+                if (s >= max_end[d] and t[i] - t[r] < wait) or late:
                     cls[r] = NEW
                     if lost_top_row[d] == r:
                         lost_top[d] = 0
@@ -727,6 +731,7 @@ def walk_flows(
                 ):
                     cls[i] = RETRANSMISSION  # its original never reached the capture point
                     lone[d] = i
+                    lone_gap[d] = _ids_missing(ipid[i], p_ipid)
                     _note_hidden(lost_top, lost_top_row, d, _tail_lost_after(ipid[i], p_ipid, t[i], p_t), i)
                 elif _lost_reply(
                     sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, max_end[o],
@@ -734,6 +739,7 @@ def walk_flows(
                 ):
                     cls[i] = RETRANSMISSION  # a reply lost upstream, re-sent after a timeout
                     lone[d] = i
+                    lone_gap[d] = _ids_missing(ipid[i], p_ipid)
                 # PAWS at the receiver's side: discarded on arrival, its bytes stay a hole
                 top = e if _paws_discards(sender_vantage[k], ts_ok[k], tsval[i], ts_echo[d]) else s
                 if top > max_end[d]:
