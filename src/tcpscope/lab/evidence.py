@@ -1,7 +1,7 @@
 """Which misclassified segments left no evidence at the capture point (`verify` prints them).
 
-A truth label comes from the relay's log; the classifier sees only the capture. For two kinds
-of miss the capture itself shows that nothing in it could tell:
+A truth label comes from the relay's log; the classifier sees only the capture. For three
+kinds of miss the capture itself shows that nothing in it could tell:
 - `no ACK showed it`: a segment truly `reordered`, seen at its sender's side, where no ACK of
   the receiver, before one covers the segment's bytes, SACKs bytes above it or repeats its ACK
   number (a duplicate ACK). The receiver held the overtaking segment without saying so (Linux
@@ -25,11 +25,11 @@ from __future__ import annotations
 import polars as pl
 
 from tcpscope.lab.score import Check
+from tcpscope.tcpstate import MAX_IPID_GAP
 
 NO_ACK_SHOWED = "no ACK showed it"
 FIRST_OF_SIDE = "first of its side"
 FEWER_ANSWERS = "fewer answers than copies"
-MAX_GAP = 64  # more missing IDs than this is no count of lost answers (tcpstate.MAX_IPID_GAP)
 
 
 def _segment(segments: pl.DataFrame, frame: int) -> dict:
@@ -117,7 +117,7 @@ def _fewer_answers(segments: pl.DataFrame, frame: int) -> bool:
     if unseen_bytes > 0:
         missing -= -(-unseen_bytes // max(int(seen["len"].max() or 0), 1))
     earlier = sent.height - 1
-    return earlier >= 2 and 0 <= missing < earlier and missing <= MAX_GAP
+    return earlier >= 2 and 0 <= missing < earlier and missing <= MAX_IPID_GAP
 
 
 def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
