@@ -105,3 +105,25 @@ def frame(*conns: Conn) -> pl.DataFrame:
     df = pl.DataFrame(rows, schema=PACKETS_SCHEMA, orient="row") if rows else pl.DataFrame(schema=PACKETS_SCHEMA)
     df = df.sort("ts_ns", maintain_order=True)
     return df.with_columns(frame=pl.int_range(1, df.height + 1, dtype=pl.UInt32))
+
+
+def chat_beside_an_upload(phone: str, server: str, one_counter: bool = False) -> tuple[Conn, Conn]:
+    """Server-side capture of a phone that uploads 14 segments on one connection (IP IDs from
+    20,000, +1 each), then sends a chat message on another whose first copy is lost upstream and
+    re-sent by the timer, and closes it: the chat side has four packets of its own (IDs +1, +2,
+    +1), too few to show its IP ID pattern. Its IDs start at 50,000 (a counter of its own), or
+    with `one_counter` right after the upload's (one counter for the whole host)."""
+    up = Conn(Endpoint(phone, 53890, 89, ip_id=20_000), Endpoint(server, 8080, 2_200_000))
+    t = up.handshake(21.0, rtt=0.05, near_client=False)
+    for k in range(14):
+        up.send(t + 0.001 * k, up.client, 1 + k * 1000, 1000, rel_ack=1)
+        up.send(t + 0.0002 + 0.001 * k, up.server, 1, rel_ack=1 + (k + 1) * 1000)
+    chat_id = up.client.ip_id if one_counter else 50_000
+    chat = Conn(Endpoint(phone, 53891, 97, ip_id=chat_id), Endpoint(server, 443, 2_300_000))
+    t = chat.handshake(22.0, rtt=0.05, near_client=False)
+    chat.client.ip_id += 1  # the message, lost upstream
+    chat.client.ts += 1
+    chat.send(t + 0.3, chat.client, 1, 200, rel_ack=1)  # its re-send by the timer
+    chat.send(t + 0.3002, chat.server, 1, rel_ack=201)
+    chat.send(t + 0.5, chat.client, 201, flags=FIN | ACK, rel_ack=1)
+    return up, chat

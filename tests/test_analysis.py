@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from packetgen import ACK, FIN, PSH, RST, SYN, Conn, Endpoint, frame
+from packetgen import ACK, FIN, PSH, RST, SYN, Conn, Endpoint, chat_beside_an_upload, frame
 from tcpscope.analysis import analyze
 
 PHONE, SERVER = "192.168.2.2", "203.0.113.10"
@@ -251,25 +251,12 @@ def test_lost_tail_ids_on_a_lossy_path(missing: int, wait: float, expected: str)
     ids=["host-counts-per-connection", "host-has-one-counter", "no-other-connection"],
 )
 def test_short_chat_side_takes_its_hosts_ip_id_pattern(other: str, expected: str) -> None:
-    """Server-side capture: the phone uploads 14 segments on one connection, then on a chat
-    connection sends a message whose first copy is lost upstream and re-sent by the timer. The
-    chat side has four packets of its own (IDs +1, +2, +1): too few to show its own pattern.
-    `per-socket`: the upload's IDs start elsewhere (Linux: a random start per socket) and count up
-    by 1, so the chat's gap is its own lost packet (seeds 37 and 51). `global`: the chat's IDs
-    continue the upload's (one counter for the host: a gap may be anything). `none`: no upload."""
-    up = Conn(Endpoint(PHONE, 53890, 89, ip_id=20_000), Endpoint(SERVER, 8080, 2_200_000))
-    t = up.handshake(21.0, rtt=0.05, near_client=False)
-    for k in range(14):
-        up.send(t + 0.001 * k, up.client, 1 + k * MSS, MSS, rel_ack=1)
-        up.send(t + 0.0002 + 0.001 * k, up.server, 1, rel_ack=1 + (k + 1) * MSS)
-    chat_id = up.client.ip_id if other == "global" else 50_000
-    chat = Conn(Endpoint(PHONE, 53891, 97, ip_id=chat_id), Endpoint(SERVER, 443, 2_300_000))
-    t = chat.handshake(22.0, rtt=0.05, near_client=False)
-    chat.client.ip_id += 1  # the message, lost upstream
-    chat.client.ts += 1
-    chat.send(t + 0.3, chat.client, 1, 200, rel_ack=1)  # its re-send by the timer
-    chat.send(t + 0.3002, chat.server, 1, rel_ack=201)
-    chat.send(t + 0.5, chat.client, 201, flags=FIN | ACK, rel_ack=1)
+    """Server-side capture (`chat_beside_an_upload`): a chat side too short to show its IP ID
+    pattern, its first message lost upstream and re-sent by the timer. `per-socket`: the
+    upload's IDs start elsewhere (Linux: a random start per socket) and count up by 1, so the
+    chat's gap is its own lost packet (seeds 37 and 51). `global`: the chat's IDs continue the
+    upload's (one counter for the host: a gap may be anything). `none`: no upload."""
+    up, chat = chat_beside_an_upload(PHONE, SERVER, one_counter=other == "global")
     a = analyze(frame(chat) if other == "none" else frame(up, chat), device=PHONE)
     assert _classes(a.segments.filter(pl.col("sport") == 53891), PHONE) == [expected]
 

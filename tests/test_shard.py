@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from packetgen import ACK, FIN, Conn, Endpoint, frame
+from packetgen import chat_beside_an_upload, frame
 from tcpscope.analysis import analyze, capture_context
 from tcpscope.context import Context
 from tcpscope.decode import decode_capture
@@ -107,30 +107,11 @@ def test_split_needs_file_order() -> None:
         split_packets(packets.reverse(), 2)
 
 
-def _chat_beside_an_upload() -> pl.DataFrame:
-    """The phone uploads on one connection (IDs counting up by 1 from their own start), then sends
-    a chat message on another whose first copy is lost and re-sent by the timer: the chat side is
-    too short to show its IP ID pattern and takes its host's (tests/test_analysis.py)."""
-    up = Conn(Endpoint(PHONE, 53890, 89, ip_id=20_000), Endpoint(SERVER, 8080, 2_200_000))
-    t = up.handshake(21.0, rtt=0.05, near_client=False)
-    for k in range(14):
-        up.send(t + 0.001 * k, up.client, 1 + k * 1000, 1000, rel_ack=1)
-        up.send(t + 0.0002 + 0.001 * k, up.server, 1, rel_ack=1 + (k + 1) * 1000)
-    chat = Conn(Endpoint(PHONE, 53891, 97, ip_id=50_000), Endpoint(SERVER, 443, 2_300_000))
-    t = chat.handshake(22.0, rtt=0.05, near_client=False)
-    chat.client.ip_id += 1  # the message, lost upstream
-    chat.client.ts += 1
-    chat.send(t + 0.3, chat.client, 1, 200, rel_ack=1)
-    chat.send(t + 0.3002, chat.server, 1, rel_ack=201)
-    chat.send(t + 0.5, chat.client, 201, flags=FIN | ACK, rel_ack=1)
-    return frame(up, chat)
-
-
 def test_shards_take_the_capture_s_context() -> None:
     """Split so that the two connections land in different shards, the chat's shard alone cannot
     tell how the phone numbers its packets; with the whole capture's context (what the workflow's
     shard_split writes, as JSON) the merged result equals the unsplit one."""
-    packets = _chat_beside_an_upload()
+    packets = frame(*chat_beside_an_upload(PHONE, SERVER))
     n = next(k for k in range(2, 16) if assign_shards(packets, k).n_unique() == 2)
     whole = analyze(packets, device=PHONE)
     chat = whole.segments.filter((pl.col("sport") == 53891) & (pl.col("len") > 0))["seg_class"].to_list()

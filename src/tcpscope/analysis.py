@@ -206,11 +206,12 @@ def capture_context(packets: pl.DataFrame, server: str | None = None, port: int 
     (tcpscope.context); a shard of the capture is analysed with those of the whole."""
     _, _, df = _prepare(packets, server, port, None)
     n_flows = int(df["flow_id"].max()) + 1 if df.height else 0
-    return context_of(df, handshake.handshakes(df, n_flows), _side_stats(df))
+    return context_of(df, flow_ends(df), handshake.handshakes(df, n_flows), _side_stats(df))
 
 
-def _path_rtt(df: pl.DataFrame, ctx: Context, n_flows: int) -> np.ndarray:
-    """Per flow, the smallest handshake RTT (s) between its two hosts in the capture; NaN if none."""
+def _path_rtt(ends: pl.DataFrame, ctx: Context, n_flows: int) -> np.ndarray:
+    """Per flow (`ends`: `flow_ends`), the smallest handshake RTT (s) between its two hosts in
+    the capture; NaN if none."""
     out = np.full(n_flows, np.nan)
     if n_flows and ctx.path_rtt_s:
         known = pl.DataFrame(
@@ -218,7 +219,7 @@ def _path_rtt(df: pl.DataFrame, ctx: Context, n_flows: int) -> np.ndarray:
             schema={"client": pl.String, "server": pl.String, "rtt": pl.Float64},
             orient="row",
         )
-        ends = flow_ends(df).join(known, on=["client", "server"], how="inner")
+        ends = ends.join(known, on=["client", "server"], how="inner")
         out[ends["flow_id"].to_numpy()] = ends["rtt"].to_numpy()
     return out
 
@@ -246,7 +247,8 @@ def analyze(
     n_flows = int(df["flow_id"].max()) + 1 if df.height else 0
     hs = handshake.handshakes(df, n_flows)
     stats = _side_stats(df)
-    ctx = context if context is not None else context_of(df, hs, stats)
+    ends = flow_ends(df)
+    ctx = context if context is not None else context_of(df, ends, hs, stats)
     sides = _side_traits(stats, ctx)
     sides = sides.join(hs.select("flow_id", "_near_client"), on="flow_id", how="left")
     # a connection without a handshake was most likely captured where the capture's others were:
@@ -264,7 +266,7 @@ def analyze(
     )
     sides = sides.with_columns(_sender_vantage=provisional.fill_null(True))
     rtt_hint = hs.sort("flow_id")["handshake_rtt_ms"].cast(pl.Float64).fill_null(float("nan")).to_numpy() / 1e3
-    path_rtt = _path_rtt(df, ctx, n_flows)
+    path_rtt = _path_rtt(ends, ctx, n_flows)
 
     cls, inflight, rtt_ack, rtt_echo = _run_kernel(df, sides, rtt_hint, path_rtt)
     df = df.with_columns(_rtt_ack=pl.Series(rtt_ack).fill_nan(None), _rtt_echo=pl.Series(rtt_echo).fill_nan(None))

@@ -108,9 +108,10 @@ def flow_ends(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def path_rtt(df: pl.DataFrame, hs: pl.DataFrame) -> dict[tuple[str, str], float]:
-    """The smallest handshake RTT (s) of each (client, server) address pair's connections."""
-    per = flow_ends(df).join(hs.select("flow_id", "handshake_rtt_ms"), on="flow_id").drop_nulls("handshake_rtt_ms")
+def path_rtt(ends: pl.DataFrame, hs: pl.DataFrame) -> dict[tuple[str, str], float]:
+    """The smallest handshake RTT (s) of each (client, server) address pair's connections
+    (`ends`: `flow_ends` of the capture)."""
+    per = ends.join(hs.select("flow_id", "handshake_rtt_ms"), on="flow_id").drop_nulls("handshake_rtt_ms")
     best = per.group_by("client", "server").agg(pl.col("handshake_rtt_ms").min() / 1e3)
     return {(c, s): float(r) for c, s, r in best.iter_rows()}
 
@@ -124,11 +125,12 @@ def vantage_vote(hs: pl.DataFrame) -> bool | None:
     return None
 
 
-def context_of(df: pl.DataFrame, hs: pl.DataFrame, sides: pl.DataFrame) -> Context:
+def context_of(df: pl.DataFrame, ends: pl.DataFrame, hs: pl.DataFrame, sides: pl.DataFrame) -> Context:
     """The Context of a prepared capture: `df` (flows assigned, rows grouped by flow), its
-    handshakes `hs` and side stats `sides` (analysis._side_stats)."""
+    connections' addresses `ends` (`flow_ends`), handshakes `hs` and side stats `sides`
+    (analysis._side_stats)."""
     return Context(
         near_client=vantage_vote(hs),
         per_socket_hosts=per_socket_hosts(df, sides),
-        path_rtt_s=path_rtt(df, hs),
+        path_rtt_s=path_rtt(ends, hs),
     )

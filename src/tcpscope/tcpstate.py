@@ -230,7 +230,9 @@ def _lost_above(
 
 @njit(cache=True)
 def _segments_below(holes: np.ndarray, n: np.int64, s: np.int64, seg: np.int64) -> np.int64:
-    """How many segments of `seg` bytes (rounded up per hole) the open holes below `s` span."""
+    """How many segments of `seg` bytes (rounded up per hole) the open holes below `s` span (holes
+    the peer has acknowledged are gone: none below the lowest hole)."""
+    seg = max(seg, 1)
     count = 0
     for j in range(n):
         if holes[j, 1] <= s:
@@ -798,7 +800,7 @@ def walk_flows(
                         before = _sent_before(i, filler, tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d])
                         if not before:
                             cls[i] = RETRANSMISSION
-                            lower = 0 if s == una[d] else _segments_below(holes[d], nholes[d], s, max(max_len[d], 1))
+                            lower = _segments_below(holes[d], nholes[d], s, max_len[d])
                             gap = _lost_above(
                                 sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], lower,
                                 o_data_t, t[i], p_t,
@@ -840,7 +842,7 @@ def walk_flows(
                         # meanwhile by a late original) shows the same ID gap
                         lower = -1
                         if (late_seq[d] == s).any():
-                            lower = _segments_below(holes[d], nholes[d], s, max(max_len[d], 1))
+                            lower = _segments_below(holes[d], nholes[d], s, max_len[d])
                         gap = _lost_above(
                             sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], lower, o_data_t, t[i], p_t
                         )
