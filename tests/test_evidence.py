@@ -70,6 +70,29 @@ def test_fewer_answers_than_copies(answers: int) -> None:
     assert _reason(c, SERVER, 2, "spurious_retransmission", "retransmission", True) is None
 
 
+@pytest.mark.parametrize("answers", [0, 1, 2], ids=["none", "two-lost", "one-lost"])
+def test_fewer_answers_only_where_the_copy_could_be_either(answers: int) -> None:
+    """A chat reply sent four times, the last D-SACKed. With no phone ID missing, all three
+    earlier copies were lost: each re-send was needed, and the capture says so. With one
+    answer, two were lost: the second copy was needed if the first two were, needless
+    otherwise, and the third was needed only if all three were; with two answers, one was lost
+    and the third copy was needless whichever it was (the bundled `send_text.server` frame 27)."""
+    c = Conn(Endpoint(PHONE, 54030, 3_000), Endpoint(SERVER, 443, 7_000))
+    t = c.handshake(1.0, rtt=0.05, near_client=False)
+    c.send(t + 0.1, c.client, 1, 100, rel_ack=1)
+    for dt in (0.1005, 0.36, 0.62, 1.15):
+        c.send(t + dt, c.server, 1, 29, rel_ack=101)
+    c.client.ip_id += answers
+    c.send(t + 1.2, c.client, 101, rel_ack=30, sack=[(1, 30)])
+    second = _reason(c, SERVER, 1, "spurious_retransmission", "retransmission", True)
+    third = _reason(c, SERVER, 2, "spurious_retransmission", "retransmission", True)
+    assert (second, third) == {
+        0: (None, None),
+        1: (FEWER_ANSWERS, FEWER_ANSWERS),
+        2: (FEWER_ANSWERS, None),
+    }[answers]
+
+
 def test_bound_misses_pick_the_bound_s_class_or_flow() -> None:
     """An F1 bound counts the misses with its class on either side; a loss bound those of its flow
     direction with a retransmission on either side."""

@@ -14,9 +14,10 @@ kinds of miss the capture itself shows that nothing in it could tell:
 - `fewer answers than copies`: a re-send, seen at its sender's side, of bytes sent in two or
   more copies before the receiver's first packet that covers them, a D-SACK of the last one:
   the receiver's IP IDs count fewer packets missing in that time (less the data it sent
-  unseen) than there were earlier copies, so at least one of those was lost, and nothing in
-  the capture says which (the D-SACK echoes the duplicate's TSval: Linux takes TS.Recent
-  from it).
+  unseen) than there were earlier copies, but at least one, so some of those were lost and
+  some arrived, and nothing in the capture says which (the D-SACK echoes the duplicate's
+  TSval: Linux takes TS.Recent from it). Said only of a copy whose earlier copies may all have
+  been lost: when one of three earlier copies was lost, the third was needless whichever it was.
 Any other miss is the classifier's (or not yet explained) and gets no reason.
 """
 
@@ -116,8 +117,15 @@ def _fewer_answers(segments: pl.DataFrame, frame: int) -> bool:
     unseen_bytes = int(cover["rel_seq"][0]) - (int(top) if top is not None else int(cover["rel_seq"][0]))
     if unseen_bytes > 0:
         missing -= -(-unseen_bytes // max(int(seen["len"].max() or 0), 1))
+    # `earlier - missing` of the earlier copies were lost, the others answered: the copy at
+    # `place` is a needed re-send in one story and a needless one in another only when every copy
+    # before it may have been lost and at least one copy drew an answer
     earlier = sent.height - 1
-    return earlier >= 2 and 0 <= missing < earlier and missing <= MAX_IPID_GAP
+    frames = sent["frame"].to_list()
+    if frame not in frames:
+        return False
+    place = frames.index(frame)
+    return earlier >= 2 and 1 <= missing < earlier and 1 <= place <= earlier - missing and missing <= MAX_IPID_GAP
 
 
 def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
