@@ -455,10 +455,12 @@ def test_segments_after_a_lost_tail_resend(missing: int, wait: float, expected: 
     [
         (0.31, "message", True, "retransmission"),
         (0.06, "message", False, "new"),
+        (0.23, "message", True, "new"),
         (0.31, "older", True, "new"),
         (0.31, "message", False, "new"),
     ],
-    ids=["re-sent-after-a-timeout", "a-round-trip-later", "echoes-an-older-packet", "phone-had-its-ack"],
+    ids=["re-sent-after-a-timeout", "a-round-trip-later", "sooner-than-a-round-trip-and-an-rto",
+         "echoes-an-older-packet", "phone-had-its-ack"],
 )
 def test_reply_lost_with_its_ack(reply_after: float, echo: str, phone_resends: bool, expected: str) -> None:
     """Client-side capture of a chat. The phone sends a message; the server's reply, which also
@@ -466,11 +468,12 @@ def test_reply_lost_with_its_ack(reply_after: float, echo: str, phone_resends: b
     its message, and the server re-sends the reply a timeout later, still echoing the message's
     TSval. It acknowledges new bytes, so the lost-tail rule declines; it is the lost-reply
     rule's case. A reply a round trip after the message is an answer (the missing ID a lost
-    pure ACK), and so is one echoing a packet from before the server's previous one. Without the
+    pure ACK), and so is one echoing a packet from before the server's previous one, or one that
+    came sooner than the round trip (50 ms) and Linux's smallest RTO (200 ms) after the message. Without the
     phone's re-send, the missing packet was the server's ACK (which the phone got) and the
     segment a new message the server's application sent later."""
     c = Conn(Endpoint(PHONE, 53820, 59), Endpoint(SERVER, 443, 1_500_000))
-    t = c.handshake(14.0, rtt=0.05)
+    t = 14.0  # the chat's handshake came before the capture: RTTs only from the exchanges below
     earlier = []
     for k in range(4):  # four exchanges, each answered a round trip later
         earlier.append(c.send(t + k, c.client, 1 + 100 * k, 100, rel_ack=1 + 30 * k))
@@ -480,7 +483,7 @@ def test_reply_lost_with_its_ack(reply_after: float, echo: str, phone_resends: b
     c.server.ip_id += 1  # the reply, lost upstream
     c.server.ts += 1
     if phone_resends:
-        c.send(t + 4.28, c.client, 401, 200, rel_ack=121)  # no ACK came: the phone re-sends
+        c.send(t + 4.21, c.client, 401, 200, rel_ack=121)  # no ACK came: the phone re-sends
     tsecr = (message if echo == "message" else earlier[2])["opt_tsval"]
     c.send(t + 4.0 + reply_after, c.server, 121, 30, rel_ack=601, tsecr=tsecr)
     a = analyze(frame(c), device=PHONE)

@@ -78,6 +78,15 @@ def _rtt(min_rtt: float) -> float:
 
 
 @njit(cache=True)
+def _path_floor(min_rtt: float, path_rtt: float) -> float:
+    """The smallest round trip known between the two hosts: a side's minimum RTT so far, or the
+    smallest handshake RTT between them in the capture when that is smaller (NaN: neither)."""
+    return min(min_rtt, path_rtt) if np.isfinite(path_rtt) and np.isfinite(min_rtt) else (
+        path_rtt if np.isfinite(path_rtt) else min_rtt
+    )
+
+
+@njit(cache=True)
 def _sent_before(
     i: np.int64, r: np.int64, tsval: np.ndarray, ipid: np.ndarray, t: np.ndarray, ts_ok: bool, ipid_ok: bool,
     min_rtt: float,
@@ -188,8 +197,9 @@ def _lost_reply(
     itself; when it is lost the receiver hears nothing, and the reply's re-send comes a timeout
     later, still echoing the message's TSval. So: 1 or 2 of the sender's IDs are missing (the
     reply, and perhaps its loss probe), the segment acknowledges all the receiver's data, echoes
-    a packet the receiver sent after the sender's previous packet, and comes at least a minimum
-    RTT plus Linux's smallest RTO after that packet; and the receiver, never acknowledged, has
+    a packet the receiver sent after the sender's previous packet, and comes at least a round
+    trip (`min_rtt`: the receiver's data's, from the capture point) plus Linux's smallest RTO
+    after that packet; and the receiver, never acknowledged, has
     re-sent the end of its message since. A lost pure ACK before a new message the application
     held that long differs there: its receiver had its ACK in time, or would have re-sent."""
     if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or ack != o_end or o_resent_end != ack:
@@ -610,7 +620,7 @@ def walk_flows(
                         if pend[o][j, 0] < right and pend[o][j, 1] > left:
                             pend[o][j, 4] = 1
                             r = pend[o][j, 2]
-                            floor = min(min_rtt[o], path_rtt[f]) if np.isfinite(path_rtt[f]) else min_rtt[o]
+                            floor = _path_floor(min_rtt[o], path_rtt[f])
                             if np.isfinite(floor) and t[i] - t[r] < SACK_TOO_SOON * floor:
                                 # SACKed before the re-send could have arrived: an earlier copy did
                                 _mark_spurious(cls, passed, r, pend[o][j, 3])
@@ -737,7 +747,8 @@ def walk_flows(
                     _note_hidden(lost_top, lost_top_row, d, _tail_lost_after(ipid[i], p_ipid, t[i], p_t), i)
                 elif _lost_reply(
                     sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, max_end[o],
-                    t[i], tsecr[i], ts_seen[o], ts_time[o], p_t, min_rtt[d], resent_end[o], resent_t[o],
+                    t[i], tsecr[i], ts_seen[o], ts_time[o], p_t, _path_floor(min_rtt[o], path_rtt[f]), resent_end[o],
+                    resent_t[o],
                 ):
                     cls[i] = RETRANSMISSION  # a reply lost upstream, re-sent after a timeout
                     lone[d] = i
