@@ -769,6 +769,45 @@ def test_needless_resend_of_a_late_hole_above_a_lower_hole(hidden: int, expected
     )
 
 
+@pytest.mark.parametrize("held, expected", [((3, 4), "new"), ((4,), "retransmission")],
+                         ids=["two-held-together", "one-held"])
+def test_needless_resend_after_a_hidden_resend_of_the_late_segment_below(held: tuple, expected: str) -> None:
+    """Client-side capture of a download: segments 4 and 5 are held on the way together and
+    arrive after segment 8 (`reordered`). The server re-sends both, from the lowest up, needless
+    by then; the re-send of segment 4 is lost, so one server ID is missing right behind segment 8
+    before the re-send of segment 5. The hidden packet was that re-send, not new data lost above
+    the bytes seen: segment 9, which follows, is `new` (seed 92). With only segment 5 held, the
+    hidden packet can only have been segment 9, and the segment that follows is its re-send."""
+    c = Conn(Endpoint(PHONE, 53890, 89), Endpoint(SERVER, 443, 2_200_000))
+    t = c.handshake(21.0, rtt=0.05)
+    srv, cli = c.server, c.client
+    late = {}
+    for k in range(8):
+        if k in held:
+            srv.ip_id += 1
+            srv.ts += 1
+            late[k] = (srv.ip_id, srv.ts)
+            continue
+        sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        if k < held[0]:
+            in_order = sent["opt_tsval"]
+        top = held[-1] + 1
+        blocks = [(1 + top * MSS, 1 + (k + 1) * MSS)] if k >= top else None
+        c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, held[0]) * MSS, tsecr=in_order, sack=blocks)
+    for j, k in enumerate(held):  # the late originals
+        c.send(t + 0.009 + 0.0001 * j, srv, 1 + k * MSS, MSS, rel_ack=1, ip_id=late[k][0], tsval=late[k][1])
+    c.send(t + 0.0092, cli, 1, rel_ack=1 + 8 * MSS)
+    srv.ip_id += 1  # the re-send of segment 4, or segment 9: lost upstream
+    srv.ts += 1
+    c.send(t + 0.052, srv, 1 + 4 * MSS, MSS, rel_ack=1)  # the re-send of segment 5, needless
+    c.send(t + 0.0522, cli, 1, rel_ack=1 + 8 * MSS, sack=[(1 + 4 * MSS, 1 + 5 * MSS)])
+    c.send(t + 0.35, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9: new, or the re-send of the hidden one
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == (
+        ["new"] * (8 - len(held)) + ["reordered"] * len(held) + ["spurious_retransmission", expected]
+    )
+
+
 def test_needless_resend_of_the_first_of_two_late_holes() -> None:
     """As above with two held segments (4 and 6), both late: the sender's fast re-sends take the
     lowest first, so the re-send right after the ID gap is of segment 4, not of the latest late

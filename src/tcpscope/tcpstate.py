@@ -199,8 +199,8 @@ def _lost_reply(
     reply, and perhaps its loss probe), the segment acknowledges all the receiver's data, echoes
     a packet the receiver sent after the sender's previous packet, and comes at least a round
     trip (`min_rtt`: the receiver's data's, from the capture point) plus Linux's smallest RTO
-    after that packet; and the receiver, never acknowledged, has
-    re-sent the end of its message since. A lost pure ACK before a new message the application
+    after that packet; and the receiver, never acknowledged, has re-sent the end of its message
+    since. A lost pure ACK before a new message the application
     held that long differs there: its receiver had its ACK in time, or would have re-sent."""
     if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or ack != o_end or o_resent_end != ack:
         return False
@@ -236,6 +236,22 @@ def _lost_above(
         return 0
     resent = lower + 1 if t - p_t >= MIN_RTO_S else lower
     return max(_ids_missing(ipid, p_ipid) - resent, 0)
+
+
+@njit(cache=True)
+def _late_run_below(late_seq: np.ndarray, s: np.int64, seg: np.int64) -> np.int64:
+    """How many of the latest `reordered` segments (their starts, `late_seq`) run back to back
+    just below `s`, in segments of `seg` bytes. Held on the way with the segment at `s`, they
+    looked lost to the sender as it did, and a sender re-sends from the lowest up: their
+    needless re-sends may be hidden packets before the one at `s`."""
+    count = 0
+    if seg <= 0:
+        return count
+    x = s - seg
+    while x >= 0 and (late_seq == x).any():
+        count += 1
+        x -= seg
+    return count
 
 
 @njit(cache=True)
@@ -854,6 +870,7 @@ def walk_flows(
                         lower = -1
                         if (late_seq[d] == s).any():
                             lower = _segments_below(holes[d], nholes[d], s, max_len[d])
+                            lower += _late_run_below(late_seq[d], s, max_len[d])
                         gap = _lost_above(
                             sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], lower, o_data_t, t[i], p_t
                         )
