@@ -81,9 +81,11 @@ def _rtt(min_rtt: float) -> float:
 def _path_floor(min_rtt: float, path_rtt: float) -> float:
     """The smallest round trip known between the two hosts: a side's minimum RTT so far, or the
     smallest handshake RTT between them in the capture when that is smaller (NaN: neither)."""
-    return min(min_rtt, path_rtt) if np.isfinite(path_rtt) and np.isfinite(min_rtt) else (
-        path_rtt if np.isfinite(path_rtt) else min_rtt
-    )
+    if not np.isfinite(path_rtt):
+        return min_rtt
+    if not np.isfinite(min_rtt):
+        return path_rtt
+    return min(min_rtt, path_rtt)
 
 
 @njit(cache=True)
@@ -200,8 +202,8 @@ def _lost_reply(
     a packet the receiver sent after the sender's previous packet, and comes at least a round
     trip (`min_rtt`: the receiver's data's, from the capture point) plus Linux's smallest RTO
     after that packet; and the receiver, never acknowledged, has re-sent the end of its message
-    since. A lost pure ACK before a new message the application
-    held that long differs there: its receiver had its ACK in time, or would have re-sent."""
+    since. A lost pure ACK before a new message the application held that long differs there:
+    its receiver had its ACK in time, or would have re-sent."""
     if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or ack != o_end or o_resent_end != ack:
         return False
     missing = _ids_missing(ipid, p_ipid)
