@@ -962,6 +962,35 @@ def test_vantage_near_server_from_handshake() -> None:
     assert a.flows["handshake_rtt_ms"][0] == pytest.approx(80.5, abs=0.01)
 
 
+def test_vantage_of_a_chat_without_handshake_despite_think_time() -> None:
+    """Phone-side capture of a chat whose handshake came before it: six exchanges (a message, the
+    server's reply 50 ms later, the phone's ACK at once), then a server push that crosses the
+    phone's seventh message, its reply sent in the same millisecond, and the phone's next message
+    0.44 s after them. That message's echo delay is the user's think time, not a round trip; the
+    two sides' ACK delays (50 ms for the phone's data, 0.03 ms for the server's) place the
+    capture point at the phone, and the phone's messages keep their 50 ms RTT (seed 106)."""
+    c = Conn(Endpoint(PHONE, 53990, 59), Endpoint(SERVER, 443, 1_500_000))
+    t, sent, got = 10.0, 1, 1
+    for _ in range(7):
+        c.send(t, c.client, sent, 100, rel_ack=got)
+        sent += 100
+        if _ < 6:
+            c.send(t + 0.05, c.server, got, 29, rel_ack=sent)
+            got += 29
+            c.send(t + 0.05003, c.client, sent, rel_ack=got)
+            t += 0.53
+    push = c.send(t + 0.05, c.server, got, 29, rel_ack=sent - 100)  # crossed the message
+    c.send(t + 0.0502, c.server, got + 29, 29, rel_ack=sent, tsval=push["opt_tsval"])
+    got += 58
+    c.send(t + 0.05023, c.client, sent, rel_ack=got)
+    c.send(t + 0.49, c.client, sent, 100, rel_ack=got)
+    c.send(t + 0.54, c.server, got, 29, rel_ack=sent + 100)
+    a = analyze(frame(c), device=PHONE)
+    assert set(a.flows["vantage"]) == {"client"}
+    rtts = a.segments.filter((pl.col("src") == PHONE) & (pl.col("len") > 0))["rtt_ms"].drop_nulls()
+    assert rtts.len() == 8 and rtts.max() < 51
+
+
 def test_keepalive_and_window_probe() -> None:
     c = Conn(Endpoint(PHONE, 53100, 1), Endpoint(SERVER, 443, 2))
     t = c.handshake(0.0, rtt=0.05)

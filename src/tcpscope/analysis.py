@@ -81,7 +81,11 @@ def _side_traits(sides: pl.DataFrame, ctx: Context) -> pl.DataFrame:
 
 def _vantage_from_samples(segs: pl.DataFrame) -> pl.DataFrame:
     """Per flow and side, guess the capture point from RTT samples: near the sender when
-    data->ACK delays (full round trips there) exceed ACK->data echo delays, else near the receiver."""
+    data->ACK delays (full round trips there) exceed ACK->data echo delays (the sender's local
+    turnaround there). Echo delays longer than ACK delays do not show the opposite: they also
+    hold the application's think time (a chat's message comes when its user writes), so then
+    the two sides' data->ACK delays decide (a full round trip for the near sender's data, a
+    local turnaround for the other's), and the echo delays only when one side has none."""
     per_side = segs.group_by(["flow_id", "from_client"]).agg(
         _ack_med=pl.col("_rtt_ack").median(),
         _echo_med=pl.col("_rtt_echo").median(),
@@ -95,10 +99,12 @@ def _vantage_from_samples(segs: pl.DataFrame) -> pl.DataFrame:
     return per_side.select(
         "flow_id",
         "from_client",
-        _guess=pl.when(pl.col("_ack_med").is_not_null() & pl.col("_echo_med").is_not_null())
-        .then(pl.col("_ack_med") > pl.col("_echo_med"))
+        _guess=pl.when(pl.col("_ack_med") > pl.col("_echo_med"))
+        .then(True)
         .when(pl.col("_ack_med").is_not_null() & pl.col("_other_ack_med").is_not_null())
-        .then(pl.col("_ack_med") > pl.col("_other_ack_med")),
+        .then(pl.col("_ack_med") > pl.col("_other_ack_med"))
+        .when(pl.col("_ack_med").is_not_null() & pl.col("_echo_med").is_not_null())
+        .then(False),
     )
 
 
