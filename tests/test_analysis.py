@@ -971,10 +971,10 @@ def test_vantage_of_a_chat_without_handshake_despite_think_time() -> None:
     capture point at the phone, and the phone's messages keep their 50 ms RTT (seed 106)."""
     c = Conn(Endpoint(PHONE, 53990, 59), Endpoint(SERVER, 443, 1_500_000))
     t, sent, got = 10.0, 1, 1
-    for _ in range(7):
+    for k in range(7):
         c.send(t, c.client, sent, 100, rel_ack=got)
         sent += 100
-        if _ < 6:
+        if k < 6:
             c.send(t + 0.05, c.server, got, 29, rel_ack=sent)
             got += 29
             c.send(t + 0.05003, c.client, sent, rel_ack=got)
