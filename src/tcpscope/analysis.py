@@ -38,8 +38,7 @@ def _side_stats(df: pl.DataFrame) -> pl.DataFrame:
     d = _step(ipid, 1 << 16)
     tsv = pl.col("opt_tsval").cast(pl.Int64)
     dts = _step(tsv, 1 << 32)
-    own = OWN
-    d_own = _step(ipid.filter(own), 1 << 16)
+    d_own = _step(ipid.filter(OWN), 1 << 16)
     # steps between the IDs in counter order (a reordered packet is no gap), unwrapped
     steps = d_own.fill_null(0).cum_sum().sort().diff()
     sides = (
@@ -50,7 +49,7 @@ def _side_stats(df: pl.DataFrame) -> pl.DataFrame:
             ipid_varies=ipid.n_unique() > 1,
             ts_ok=(tsv.is_not_null().mean() >= 0.9) & ((dts >= 0).mean().fill_null(0) >= 0.9),
             _src=pl.col("src").first(),
-            _own=own.sum(),
+            _own=OWN.sum(),
             _one=(steps == 1).sum(),
             _odd=((steps < 1) | (steps > tcpstate.MAX_IPID_GAP + 1)).sum(),
         )
@@ -192,10 +191,11 @@ def _stable_order(keys: np.ndarray) -> np.ndarray | None:
 
 def _prepare(
     packets: pl.DataFrame, server: str | None, port: int | None, t0_ns: int | None
-) -> tuple[pl.DataFrame, np.ndarray | None, pl.DataFrame]:
+) -> tuple[pl.DataFrame, np.ndarray | None, pl.DataFrame, int]:
     """The packets in time order (`base`), the permutation that groups them by connection
-    (None: already grouped), and the working frame: connections and roles assigned, rows
-    grouped by connection in time order, sequence numbers relative, `t` from `t0_ns`."""
+    (None: already grouped), the working frame (connections and roles assigned, rows grouped
+    by connection in time order, sequence numbers relative, `t` from `t0_ns`) and the number
+    of connections."""
     by_time = _stable_order(packets["ts_ns"].to_numpy())
     base = packets if by_time is None else packets[by_time]
     t0 = t0_ns if t0_ns is not None else (base["ts_ns"].min() if base.height else 0)
@@ -204,14 +204,14 @@ def _prepare(
     df = flowmod.assign_roles(df, server=server, port=port)
     by_flow = _stable_order(df["flow_id"].to_numpy())  # connections grouped, time order within
     df = seqspace.relative_numbers(df if by_flow is None else df[by_flow])
-    return base, by_flow, df
+    n_flows = int(df["flow_id"].max()) + 1 if df.height else 0
+    return base, by_flow, df, n_flows
 
 
 def capture_context(packets: pl.DataFrame, server: str | None = None, port: int | None = None) -> Context:
     """The capture-wide facts `analyze()` takes from all the capture's connections
     (tcpscope.context); a shard of the capture is analysed with those of the whole."""
-    _, _, df = _prepare(packets, server, port, None)
-    n_flows = int(df["flow_id"].max()) + 1 if df.height else 0
+    _, _, df, n_flows = _prepare(packets, server, port, None)
     return context_of(df, flow_ends(df), handshake.handshakes(df, n_flows), _side_stats(df))
 
 
@@ -249,8 +249,7 @@ def analyze(
     shard of a capture (`tcpscope.shard`) passes the whole capture's, so that its results
     equal those of the unsplit analysis.
     """
-    base, by_flow, df = _prepare(packets, server, port, t0_ns)
-    n_flows = int(df["flow_id"].max()) + 1 if df.height else 0
+    base, by_flow, df, n_flows = _prepare(packets, server, port, t0_ns)
     hs = handshake.handshakes(df, n_flows)
     stats = _side_stats(df)
     ends = flow_ends(df)

@@ -867,8 +867,9 @@ def walk_flows(
                         cls[i] = RETRANSMISSION
                     else:
                         cls[i] = SPURIOUS  # bytes the receiver side had already seen
-                        # a needless re-send of what the sender took for its lowest hole (filled
-                        # meanwhile by a late original) shows the same ID gap
+                        # a needless re-send of a hole filled meanwhile by its late original
+                        # shows the same ID gap; the holes still open below it and the late
+                        # segments held with it may have been re-sent (lost) before it
                         lower = -1
                         if (late_seq[d] == s).any():
                             lower = _segments_below(holes[d], nholes[d], s, max_len[d])

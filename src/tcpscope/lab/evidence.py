@@ -104,8 +104,8 @@ def _fewer_answers(segments: pl.DataFrame, frame: int) -> bool:
     other_data = flow.filter(
         mine & (pl.col("len") > 0) & pl.col("t").is_between(first, t_cover) & ~pl.col("frame").is_in(copy_frames)
     )
-    sent = copies.filter(pl.col("t") < t_cover)
-    if dsack.height == 0 or other_data.height or sent["frame"][-1] == frame:
+    frames = copies.filter(pl.col("t") < t_cover)["frame"].to_list()  # the copies sent before it
+    if dsack.height == 0 or other_data.height or frame not in frames[:-1]:
         return False  # no D-SACK of the last copy; other data drew answers too; or this is that copy
     # the receiver's packets missing between its last one before the first copy and the D-SACK,
     # less those seen in between and the data it sent that the capture never saw (its sequence
@@ -120,10 +120,7 @@ def _fewer_answers(segments: pl.DataFrame, frame: int) -> bool:
     # `earlier - missing` of the earlier copies were lost, the others answered: the copy at
     # `place` is a needed re-send in one story and a needless one in another only when every copy
     # before it may have been lost and at least one copy drew an answer
-    earlier = sent.height - 1
-    frames = sent["frame"].to_list()
-    if frame not in frames:
-        return False
+    earlier = len(frames) - 1
     place = frames.index(frame)
     return earlier >= 2 and 1 <= missing < earlier and 1 <= place <= earlier - missing and missing <= MAX_IPID_GAP
 
