@@ -1,9 +1,11 @@
 """CLI: `python -m tcpscope.lab run SCENARIO --out DIR --seed N`, `make-bundled --out pcap/ --truth DIR --seed 1`,
-`score CAPTURE TRUTH [--device IP]`, `verify DIR [--truth DIR]` (the classification bounds on a set)."""
+`score CAPTURE TRUTH [--device IP]`, `verify DIR [--truth DIR]` (the classification bounds on a set),
+`seeds 2,5-9 --dir DIR` (a set per seed, made and verified, summed up)."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,16 +13,9 @@ import polars as pl
 
 from tcpscope.lab import CLIENT_IP
 from tcpscope.lab.netns import lab_available
-from tcpscope.lab.run import run_scenario
+from tcpscope.lab.run import make_set, run_scenario
 from tcpscope.lab.scenarios import scenarios
-from tcpscope.lab.truth import build_truth
-
-
-def summary(truth: Path) -> str:
-    """One line: label counts of a truth file."""
-    t = pl.read_parquet(truth)
-    counts = dict(t.group_by("truth").len().sort("truth").iter_rows())
-    return f"{len(t)} data packets {counts}"
+from tcpscope.lab.truth import build_truth, truth_summary
 
 
 def write_captures_tsv(path: Path, names: list[str]) -> None:
@@ -52,49 +47,55 @@ def score_main(capture: Path, truth: Path, device: str | None) -> int:
 
 
 def verify_main(captures: Path, truth: Path, device: str) -> int:
-    """`verify`: score every capture of `captures` that has a truth file in `truth` and check the
-    bounds (tcpscope.lab.score: F1 per class and pooled, loss rate per flow direction); print
-    each check, and under a failed one the segments it missed, with the reason where the capture
-    held no evidence for them (tcpscope.lab.evidence); exit 1 if any fails."""
-    from tcpscope.analysis import analyze
-    from tcpscope.decode import decode_capture
-    from tcpscope.lab.evidence import bound_misses, unseen
-    from tcpscope.lab.score import bound_checks, pooled, pooled_checks, score
+    """`verify`: check the bounds on one set (tcpscope.lab.verify); print each check, and under a
+    failed one the segments it missed, with the reason where the capture held no evidence for
+    them; exit 1 if any fails."""
+    from tcpscope.lab.verify import VerifyError, set_report, verify_set
 
-    checks, matched, misses = [], [], {}
-    names = sorted(p.name.removesuffix(".truth.parquet") for p in truth.glob("*.truth.parquet"))
-    names = [n for n in names if (captures / f"{n}.pcap").is_file()]
-    if not names:
-        print(f"error: no capture in {captures} has a truth file in {truth}", file=sys.stderr)
+    try:
+        res = verify_set(captures, truth, device)
+    except VerifyError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
-    for n in names:
-        an = analyze(decode_capture(captures / f"{n}.pcap").packets, device=device)
-        s = score(an.segments, pl.read_parquet(truth / f"{n}.truth.parquet"), an.flows)
-        matched.append(s.matched)
-        if (s.matched["truth"] != s.matched["pred"]).any():  # a pooled bound may fail on them too
-            misses[n] = unseen(an.segments, s.matched).with_columns(capture=pl.lit(n))
-        checks += bound_checks(n, s)
-    checks += pooled_checks(pooled(matched))
-    unexplained = 0
-    for c in checks:
-        print(f"{'ok  ' if c.ok else 'FAIL'} {c.capture:<22} {c.bound:<58} {c.detail}")
-        if c.ok:
+    print(set_report(res))
+    return 0 if res.ok else 1
+
+
+def seeds_main(spec: str, root: Path, names: list[str] | None, make: bool, device: str) -> int:
+    """`seeds`: for each seed, make its set in ROOT/seedN (as root; kept and reused once complete:
+    its captures.tsv is written last) unless `make` is off, verify it, print one verdict per seed
+    and the sum; exit 1 if any set fails a bound, 2 if one could not be made or verified."""
+    from tcpscope.lab.verify import VerifyError, parse_seeds, seed_line, seeds_report, verify_set
+
+    try:
+        seeds = parse_seeds(spec)
+    except VerifyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    names = names or [n for n, s in scenarios().items() if s.bundled]
+    results, missing = {}, []
+    for seed in seeds:
+        d = root / f"seed{seed}"
+        if not (d / "captures.tsv").is_file():
+            why = "not made (--no-make)" if not make else lab_available()
+            if why:
+                print(f"seed {seed:<5} {why}", flush=True)
+                missing.append(seed)
+                continue
+            shutil.rmtree(d, ignore_errors=True)  # a set left half made by an earlier run
+            make_set(d, d, seed, names, log=lambda line: print(f"  {line}", file=sys.stderr, flush=True))
+            write_captures_tsv(d / "captures.tsv", names)
+        try:
+            results[seed] = verify_set(d, d, device)
+        except VerifyError as e:
+            print(f"seed {seed:<5} error: {e}", flush=True)
+            missing.append(seed)
             continue
-        pool = list(misses.values()) if c.capture == "pooled" else [misses[c.capture]]
-        bm = bound_misses(c, pl.concat(pool, how="diagonal_relaxed"))
-        for r in bm.iter_rows(named=True):
-            why = r["reason"] or "-"
-            print(f"       {r['capture']} frame {r['frame']}: {r['truth']} taken for {r['pred']} ({why})")
-        if bm.height == 0 or bm["reason"].null_count():
-            unexplained += 1
-    failed = [c for c in checks if not c.ok]
-    print(f"{len(checks) - len(failed)} of {len(checks)} bounds hold on {len(names)} captures")
-    if failed:
-        print(
-            f"{len(failed) - unexplained} of the {len(failed)} that fail do so only on segments the capture held "
-            "no evidence for (docs/lab.md)"
-        )
-    return 1 if failed else 0
+        print(seed_line(seed, results[seed]), flush=True)
+    print(seeds_report(results, missing))
+    if missing:
+        return 2
+    return 0 if all(r.ok for r in results.values()) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--truth", required=True, type=Path)
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--captures-tsv", type=Path, default=Path("config/captures.tsv"))
-    b.add_argument("--only", nargs="*", default=None)
+    b.add_argument("--only", nargs="*", default=None, choices=sorted(scenarios()), metavar="SCENARIO")
     t = sub.add_parser("truth", help="recompute truth files from existing captures and relay logs")
     t.add_argument("--pcap-dir", type=Path, default=Path("pcap"))
     t.add_argument("--truth", type=Path, default=Path("tests/fixtures/truth"))
@@ -129,7 +130,20 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("captures", type=Path, help="directory of <name>.pcap (e.g. the --out of make-bundled)")
     v.add_argument("--truth", type=Path, default=None, help="directory of <name>.truth.parquet (default: captures)")
     v.add_argument("--device", default=CLIENT_IP, help=f"device IP (default {CLIENT_IP})")
+    m = sub.add_parser(
+        "seeds",
+        help="make a set per seed (as make-bundled; reused once complete) and verify each: one verdict per "
+        "seed, then how many pass, fail only without evidence, or fail on the classifier's errors",
+    )
+    m.add_argument("seeds", help="seeds, e.g. 2,5-9,122-137")
+    m.add_argument("--dir", required=True, type=Path, help="the sets go to DIR/seedN")
+    m.add_argument("--only", nargs="*", default=None, choices=sorted(scenarios()), metavar="SCENARIO",
+                   help="scenarios to make (default: the bundled ones)")
+    m.add_argument("--no-make", action="store_true", help="verify only the sets already made (no root needed)")
+    m.add_argument("--device", default=CLIENT_IP, help=f"device IP (default {CLIENT_IP})")
     a = ap.parse_args(argv)
+    if a.cmd == "seeds":
+        return seeds_main(a.seeds, a.dir, a.only, not a.no_make, a.device)
     if a.cmd == "verify":
         return verify_main(a.captures, a.truth or a.captures, a.device)
     if a.cmd == "score":
@@ -149,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.write_parquet(a.truth / f"{stem}.truth.parquet")
             if not server:
                 flows.write_csv(a.truth / f"{stem}.truth_flows.tsv", separator="\t")
-            print(f"{pcap}: {summary(a.truth / f'{stem}.truth.parquet')}")
+            print(f"{pcap}: {truth_summary(a.truth / f'{stem}.truth.parquet')}")
         return 0
     why = lab_available()
     if why:
@@ -159,17 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         res = run_scenario(scenarios()[a.scenario], a.out, a.seed, a.truth, server_capture=a.server_capture)
         if res.kernel_drops:
             print(f"warning: tcpdump lost {res.kernel_drops} packets", file=sys.stderr)
-        print(f"{res.pcap}: {summary(res.truth)}")
+        print(f"{res.pcap}: {truth_summary(res.truth)}")
         return 0
     names = a.only or [n for n, s in scenarios().items() if s.bundled]
-    for n in names:
-        for _attempt in range(3):
-            sc = scenarios()[n]
-            res = run_scenario(sc, a.out, a.seed, a.truth, server_capture=sc.server_capture)
-            if res.kernel_drops == 0:
-                break
-            print(f"{n}: tcpdump lost {res.kernel_drops} packets, running again", file=sys.stderr)
-        print(f"{res.pcap} ({res.pcap.stat().st_size} B): {summary(res.truth)}", flush=True)
+    make_set(a.out, a.truth, a.seed, names, log=lambda line: print(line, flush=True))
     if not a.only:
         write_captures_tsv(a.captures_tsv, names)
     return 0

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,8 @@ import polars as pl
 
 from tcpscope.lab import CLIENT_IP
 from tcpscope.lab.netns import create_topology, ns_cmd, run
-from tcpscope.lab.scenarios import BULK_LISTEN, CHAT, Scenario
-from tcpscope.lab.truth import build_truth
+from tcpscope.lab.scenarios import BULK_LISTEN, CHAT, Scenario, scenarios
+from tcpscope.lab.truth import build_truth, truth_summary
 
 
 @dataclass
@@ -175,3 +176,21 @@ def run_scenario(sc: Scenario, out_dir: str | Path, seed: int, truth_dir: str | 
         st.write_parquet(truth_dir / f"{name}.server.truth.parquet")
     shutil.rmtree(work, ignore_errors=True)
     return RunResult(pcap, spcap, relay_log, tpath, fpath, kernel_drops, tag)
+
+
+def make_set(out_dir: Path, truth_dir: Path, seed: int, names: list[str],
+             log: Callable[[str], None] = print) -> list[RunResult]:
+    """Run each named scenario with `seed` (at the server's side too where the scenario says so),
+    again up to twice when tcpdump lost packets (its capture would then miss what the relay
+    logged); `log` gets one line per capture."""
+    out = []
+    for n in names:
+        sc = scenarios()[n]
+        for _attempt in range(3):
+            res = run_scenario(sc, out_dir, seed, truth_dir, server_capture=sc.server_capture)
+            if res.kernel_drops == 0:
+                break
+            log(f"{n}: tcpdump lost {res.kernel_drops} packets, running again")
+        out.append(res)
+        log(f"{res.pcap} ({res.pcap.stat().st_size} B): {truth_summary(res.truth)}")
+    return out

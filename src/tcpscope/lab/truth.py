@@ -240,3 +240,10 @@ def build_truth(pcap: str | Path, log: pl.DataFrame, vantage: str, client_ip: st
              "t_in_ns", "t_out_ns"]
     rows = rows.select(first + [c for c in rows.columns if c not in first and c != "ack"])
     return rows.sort("frame"), flows
+
+
+def truth_summary(truth: Path) -> str:
+    """One line: how many data packets a truth file labels, and how many of each label."""
+    t = pl.read_parquet(truth)
+    counts = dict(t.group_by("truth").len().sort("truth").iter_rows())
+    return f"{len(t)} data packets {counts}"

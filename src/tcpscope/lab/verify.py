@@ -1,0 +1,160 @@
+"""The classification bounds checked on a set of lab captures, and on many seeds' sets at once.
+
+`verify_set` scores every capture of a set against its truth (tcpscope.lab.score) and, under each
+bound that fails, names the segments it missed with the reason where the capture held no evidence
+for them (tcpscope.lab.evidence). `seeds_report` sums the sets of many seeds up, so the claim "the
+same bounds hold with other seeds" is one command away from being checked."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from tcpscope.errors import TcpscopeError
+from tcpscope.lab.evidence import bound_misses, unseen
+from tcpscope.lab.score import Check, bound_checks, pooled, pooled_checks, score
+
+
+class VerifyError(TcpscopeError):
+    """A set cannot be verified (no capture with a truth file, a bad seed list)."""
+
+
+@dataclass
+class Failure:
+    """A bound that failed, and the segments that count against it (`capture`, `frame`, `truth`,
+    `pred`, `reason`: null where the capture did show what happened)."""
+
+    check: Check
+    misses: pl.DataFrame
+
+    @property
+    def without_evidence(self) -> bool:
+        """Whether the bound fails only on segments the capture held no evidence for."""
+        return self.misses.height > 0 and self.misses["reason"].null_count() == 0
+
+
+@dataclass
+class SetResult:
+    """Every bound checked on one set of captures."""
+
+    captures: list[str]
+    checks: list[Check]
+    failures: list[Failure]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def only_without_evidence(self) -> bool:
+        """Whether the set fails, and only on segments its captures held no evidence for."""
+        return bool(self.failures) and all(f.without_evidence for f in self.failures)
+
+
+def verify_set(captures: Path, truth: Path, device: str) -> SetResult:
+    """Analyse every `<name>.pcap` of `captures` that has `<name>.truth.parquet` in `truth` and
+    check each bound (F1 per class and pooled, loss rate per flow direction)."""
+    from tcpscope.analysis import analyze
+    from tcpscope.decode import decode_capture
+
+    names = sorted(p.name.removesuffix(".truth.parquet") for p in truth.glob("*.truth.parquet"))
+    names = [n for n in names if (captures / f"{n}.pcap").is_file()]
+    if not names:
+        raise VerifyError(f"no capture in {captures} has a truth file in {truth}")
+    checks: list[Check] = []
+    matched, misses = [], {}
+    for n in names:
+        an = analyze(decode_capture(captures / f"{n}.pcap").packets, device=device)
+        s = score(an.segments, pl.read_parquet(truth / f"{n}.truth.parquet"), an.flows)
+        matched.append(s.matched)
+        if (s.matched["truth"] != s.matched["pred"]).any():  # a pooled bound may fail on them too
+            misses[n] = unseen(an.segments, s.matched).with_columns(capture=pl.lit(n))
+        checks += bound_checks(n, s)
+    checks += pooled_checks(pooled(matched))
+    failures = []
+    for c in checks:
+        if c.ok:
+            continue
+        pool = list(misses.values()) if c.capture == "pooled" else [misses[c.capture]] if c.capture in misses else []
+        found = pl.concat(pool, how="diagonal_relaxed") if pool else pl.DataFrame()
+        failures.append(Failure(c, bound_misses(c, found) if pool else found))
+    return SetResult(names, checks, failures)
+
+
+def _miss_lines(f: Failure) -> list[str]:
+    return [
+        f"{r['capture']} frame {r['frame']}: {r['truth']} taken for {r['pred']} ({r['reason'] or '-'})"
+        for r in f.misses.iter_rows(named=True)
+    ]
+
+
+def set_report(res: SetResult) -> str:
+    """One line per bound; under a failed one, the segments it missed; then the counts."""
+    failed = {id(f.check): f for f in res.failures}
+    lines = []
+    for c in res.checks:
+        lines.append(f"{'ok  ' if c.ok else 'FAIL'} {c.capture:<22} {c.bound:<58} {c.detail}")
+        if not c.ok:
+            lines += ["       " + m for m in _miss_lines(failed[id(c)])]
+    lines.append(f"{len(res.checks) - len(res.failures)} of {len(res.checks)} bounds hold on {len(res.captures)} captures")
+    if res.failures:
+        n = sum(f.without_evidence for f in res.failures)
+        lines.append(
+            f"{n} of the {len(res.failures)} that fail do so only on segments the capture held no evidence for "
+            "(docs/lab.md)"
+        )
+    return "\n".join(lines)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from `2,5-9,122`: numbers and inclusive ranges, comma-separated, in the order given,
+    each once."""
+    out: list[int] = []
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not m or (m[2] is not None and int(m[2]) < int(m[1])):
+            raise VerifyError(f"seeds {text!r}: {part.strip()!r} is not a seed or a range like 5-9")
+        for s in range(int(m[1]), int(m[2] or m[1]) + 1):
+            if s not in out:
+                out.append(s)
+    return out
+
+
+def seed_line(seed: int, res: SetResult) -> str:
+    """One seed's verdict, and under it each failed bound with the segments behind it."""
+    held = f"{len(res.checks) - len(res.failures)}/{len(res.checks)} bounds"
+    if res.ok:
+        verdict = "pass"
+    elif res.only_without_evidence:
+        verdict = "fail, only on segments without evidence"
+    else:
+        verdict = "fail, on the classifier's errors"
+    lines = [f"seed {seed:<5} {held:<14} {verdict}"]
+    for f in res.failures:
+        tag = "no evidence" if f.without_evidence else "error"
+        lines.append(f"    {tag:<11} {f.check.capture} {f.check.bound}: {f.check.detail}")
+        lines += ["                " + m for m in _miss_lines(f)]
+    return "\n".join(lines)
+
+
+def _seed_list(seeds: list[int]) -> str:
+    return ", ".join(str(s) for s in seeds) if seeds else "none"
+
+
+def seeds_report(results: dict[int, SetResult], missing: list[int] | None = None) -> str:
+    """The verdicts summed up: how many sets pass every bound, how many fail only on segments
+    their captures held no evidence for, and which fail on the classifier's own errors."""
+    passed = [s for s, r in results.items() if r.ok]
+    unseen_only = [s for s, r in results.items() if r.only_without_evidence]
+    errors = [s for s, r in results.items() if not r.ok and not r.only_without_evidence]
+    lines = [
+        f"{len(passed)} of {len(results)} sets pass every bound",
+        f"{len(unseen_only)} fail only on segments the capture held no evidence for: {_seed_list(unseen_only)}",
+        f"{len(errors)} fail on the classifier's own errors: {_seed_list(errors)}",
+    ]
+    if missing:
+        lines.append(f"{len(missing)} not verified (no complete set): {_seed_list(missing)}")
+    return "\n".join(lines)

@@ -1,0 +1,89 @@
+"""`python -m tcpscope.lab seeds`: many seeds' sets verified and summed up (tcpscope.lab.verify).
+
+Sets are made of the committed captures and truth files (seed sets made by the lab itself are
+checked in tests/lab/test_lab_e2e.py, as root)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tcpscope.lab.__main__ import main as lab_main
+from tcpscope.lab.verify import VerifyError, parse_seeds, verify_set
+
+ROOT = Path(__file__).resolve().parents[1]
+PCAP = ROOT / "pcap"
+TRUTH = ROOT / "tests" / "fixtures" / "truth"
+
+
+def test_parse_seeds_reads_numbers_and_ranges_once_each() -> None:
+    assert parse_seeds("2,5-7, 122 ,6") == [2, 5, 6, 7, 122]
+    assert parse_seeds("9") == [9]
+
+
+@pytest.mark.parametrize("bad", ["", "a", "5-", "7-5", "1,,2", "3.5"])
+def test_parse_seeds_names_what_it_cannot_read(bad: str) -> None:
+    with pytest.raises(VerifyError, match="is not a seed or a range"):
+        parse_seeds(bad)
+
+
+def _set(d: Path, names: list[str], resend_called_new: str | None = None) -> None:
+    """A complete set in `d`: the named bundled captures and their truth, and a captures.tsv
+    (what marks a set complete). With `resend_called_new`, that capture's first true
+    retransmission is called `new` in its truth, so the classifier disagrees on a segment the
+    capture shows plainly."""
+    d.mkdir(parents=True)
+    for n in names:
+        (d / f"{n}.pcap").symlink_to(PCAP / f"{n}.pcap")
+        t = pl.read_parquet(TRUTH / f"{n}.truth.parquet")
+        if n == resend_called_new:
+            frame = t.filter(pl.col("truth") == "retransmission")["frame"][0]
+            t = t.with_columns(truth=pl.when(pl.col("frame") == frame).then(pl.lit("new")).otherwise(pl.col("truth")))
+        t.write_parquet(d / f"{n}.truth.parquet")
+    (d / "captures.tsv").write_text("capture\n" + "".join(f"{n}.pcap\n" for n in names))
+
+
+def test_seeds_gives_each_seed_a_verdict_and_sums_them_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seed 1 holds the bundled upload and download as committed (every bound holds); seed 2 the
+    same with one re-send's truth altered (a classifier error); seed 3 was never made."""
+    names = ["post_moments", "receive_picture"]
+    _set(tmp_path / "seed1", names)
+    _set(tmp_path / "seed2", names, resend_called_new="post_moments")
+    assert verify_set(tmp_path / "seed1", tmp_path / "seed1", "192.168.2.2").ok
+    code = lab_main(["seeds", "1-3", "--dir", str(tmp_path), "--no-make"])
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert code == 2  # seed 3 could not be verified
+    one = next(ln for ln in lines if ln.startswith("seed 1 "))
+    assert one.endswith("pass")
+    two = next(i for i, ln in enumerate(lines) if ln.startswith("seed 2 "))
+    assert lines[two].endswith("fail, on the classifier's errors")
+    assert lines[two + 1].split()[0] == "error" and "post_moments" in lines[two + 1]
+    assert "post_moments frame" in lines[two + 2] and "new taken for retransmission (-)" in lines[two + 2]
+    assert "seed 3     not made (--no-make)" in out
+    assert "1 of 2 sets pass every bound" in out
+    assert "0 fail only on segments the capture held no evidence for: none" in out
+    assert "1 fail on the classifier's own errors: 2" in out
+    assert "1 not verified (no complete set): 3" in out
+    # without the missing seed, a failing set makes the exit code 1, and seed 1 alone 0
+    assert lab_main(["seeds", "1,2", "--dir", str(tmp_path), "--no-make"]) == 1
+    assert lab_main(["seeds", "1", "--dir", str(tmp_path), "--no-make"]) == 0
+
+
+def test_seeds_does_not_take_a_half_made_set_for_a_complete_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A set directory without captures.tsv (a make that stopped midway) is not verified."""
+    _set(tmp_path / "seed4", ["receive_picture"])
+    (tmp_path / "seed4" / "captures.tsv").unlink()
+    assert lab_main(["seeds", "4", "--dir", str(tmp_path), "--no-make"]) == 2
+    assert "seed 4     not made (--no-make)" in capsys.readouterr().out
+
+
+def test_seeds_rejects_a_bad_seed_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert lab_main(["seeds", "9-2", "--dir", str(tmp_path), "--no-make"]) == 2
+    assert "error: seeds '9-2': '9-2' is not a seed or a range like 5-9" in capsys.readouterr().err
