@@ -246,6 +246,41 @@ def test_lost_tail_ids_on_a_lossy_path(missing: int, wait: float, expected: str)
 
 
 @pytest.mark.parametrize(
+    "story, expected",
+    [
+        ("probe-of-the-last-segment", ["new"] * 6 + ["retransmission", "retransmission"]),
+        ("last-segment-sent-late", ["new"] * 6 + ["new", "retransmission"]),
+        ("new-data-right-behind", ["new"] * 6 + ["new", "new", "retransmission"]),
+    ],
+)
+def test_loss_probe_of_the_last_segment_above_a_lost_one(story: str, expected: list[str]) -> None:
+    """Client-side capture of a download: after six segments the server's last two, a full one
+    and a 500-byte tail, are lost upstream. `probe-of-the-last-segment`: 0.1 s later (two round
+    trips, a tail-loss probe) the tail is re-sent; it starts above the next byte expected, and
+    the server's IDs skip two, one more than the hole below it holds, so a hidden packet carried
+    the tail's bytes (seed 112). `last-segment-sent-late`: only the full segment was lost (one ID
+    missing, the hole's), and the tail is new data the application wrote later. `new-data-right-
+    behind`: two IDs missing, but more new data follows the tail at once: the server was not
+    waiting on a timer. The full segment's re-send, after the client's SACK, is a re-send in all."""
+    c = Conn(Endpoint(PHONE, 53910, 41), Endpoint(SERVER, 443, 7_700_000))
+    t = c.handshake(31.0, rtt=0.05)
+    srv = c.server
+    _six_segments_down(c, t)
+    srv.ip_id += 1  # the 7th segment (bytes 6 MSS .. 7 MSS) is lost
+    srv.ts += 1
+    if story != "last-segment-sent-late":
+        srv.ip_id += 1  # and the tail with it
+        srv.ts += 1
+    c.send(t + 0.136, srv, 1 + 7 * MSS, 500, rel_ack=1)  # the tail
+    c.send(t + 0.137, c.client, 1, rel_ack=1 + 6 * MSS, sack=[(1 + 7 * MSS, 1 + 7 * MSS + 500)])
+    if story == "new-data-right-behind":
+        c.send(t + 0.1365, srv, 1 + 7 * MSS + 500, MSS, rel_ack=1)
+    c.send(t + 0.188, srv, 1 + 6 * MSS, MSS, rel_ack=1)  # the SACKed hole re-sent
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == expected
+
+
+@pytest.mark.parametrize(
     "other, expected",
     [("per-socket", "retransmission"), ("global", "new"), ("none", "new")],
     ids=["host-counts-per-connection", "host-has-one-counter", "no-other-connection"],

@@ -160,7 +160,7 @@ PROBE_MAX_MISSING = 2  # so before a probe no more than the original (and one pa
 @njit(cache=True)
 def _lost_original(
     sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, has_ack: bool, ack: np.int64,
-    p_ack: np.int64, t: float, p_t: float, o_data_t: float, min_rtt: float,
+    p_ack: np.int64, t: float, p_t: float, o_data_t: float, min_rtt: float, hole: np.int64 = 0,
 ) -> bool:
     """At the receiver's side, is this in-order segment the re-send of an original lost upstream?
 
@@ -173,8 +173,8 @@ def _lost_original(
     message, a transfer's tail) looks new at the receiver's side: no duplicate ever shows."""
     if sender_side or not step1 or not has_ack or p_ack < 0 or ack != p_ack:
         return False
-    missing = _ids_missing(ipid, p_ipid)
-    if missing == 0:
+    missing = _ids_missing(ipid, p_ipid) - hole
+    if missing <= 0:
         return False
     if o_data_t > p_t:
         return False
@@ -749,6 +749,14 @@ def walk_flows(
                         lost_top[d] -= (e - max_end[d] + max_len[d] - 1) // max_len[d]
                     else:
                         lost_top[d] = 0
+                        hole = (s - max_end[d] + max_len[d] - 1) // max(max_len[d], 1)
+                        if _lost_original(
+                            sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, t[i],
+                            p_t, o_data_t, min_rtt[d], hole,
+                        ):
+                            cls[i] = RETRANSMISSION  # a loss probe of the last segment, above a lost one
+                            lone[d] = i
+                            lone_gap[d] = _ids_missing(ipid[i], p_ipid)
                 elif lost_top[d] > 0:
                     # re-sends a segment lost above the bytes seen, unless it was sent before the
                     # re-send that showed the gap: then it is a hidden packet, late, not lost
