@@ -558,6 +558,37 @@ def test_eifel_after_a_delayed_ack_of_two_resends() -> None:
     assert _classes(a.segments, PHONE) == ["new"] * 10 + ["retransmission"] * 2
 
 
+@pytest.mark.parametrize("shared, expected", [(False, "spurious_retransmission"), (True, "retransmission")],
+                         ids=["echo-names-the-first-resend", "echo-shared-with-another-packet"])
+def test_eifel_echo_of_an_earlier_resend_of_the_same_bytes(shared: bool, expected: str) -> None:
+    """Phone-side capture of an upload: segments 3 and 5 are lost. Segment 3 is re-sent; segment
+    5's first re-send is held on the way, and its second goes out before the ACK comes. The ACK
+    that covers them all echoes the first re-send of segment 5: only that copy, at the left edge,
+    sets TS.Recent (RFC 7323), so it delivered the bytes and the second was needless (seed 134).
+    The echo is newer than segment 3's re-send, so plain Eifel cannot tell. When another packet
+    carried the same TSval (`shared`, one clock tick), the echo names no copy: still a re-send."""
+    c = Conn(Endpoint(PHONE, 53930, 89), Endpoint(SERVER, 443, 2_500_000))
+    t = c.handshake(33.0, rtt=0.05)
+    cli, srv = c.client, c.server
+    for k in range(10):
+        c.send(t + 0.001 * k, cli, 1 + k * MSS, MSS, rel_ack=1)  # 3 and 5 lost after the capture point
+    for k in (3, 5, 6, 7, 8, 9):
+        sack = [(1 + 3 * MSS, 1 + 4 * MSS)] + ([(1 + 5 * MSS, 1 + (k + 1) * MSS)] if k > 4 else [])
+        c.send(t + 0.05 + 0.001 * k, srv, 1, rel_ack=1 + 2 * MSS, sack=sack)
+    c.send(t + 0.062, cli, 1 + 2 * MSS, MSS, rel_ack=1)  # segment 3 re-sent
+    first = c.send(t + 0.063, cli, 1 + 4 * MSS, MSS, rel_ack=1)  # segment 5 re-sent, held
+    if shared:
+        c.send(t + 0.0631, cli, 1 + 10 * MSS, MSS, rel_ack=1, tsval=first["opt_tsval"])
+    c.send(t + 0.113, srv, 1, rel_ack=1 + 4 * MSS, sack=[(1 + 5 * MSS, 1 + 10 * MSS)])
+    c.send(t + 0.14, cli, 1 + 4 * MSS, MSS, rel_ack=1)  # segment 5 again
+    top = 11 if shared else 10
+    c.send(t + 0.142, srv, 1, rel_ack=1 + top * MSS, tsecr=first["opt_tsval"])
+    a = analyze(frame(c), device=PHONE)
+    got = _classes(a.segments, PHONE)
+    assert got[10:12] == ["retransmission", "retransmission"]
+    assert got[-1] == expected
+
+
 def _eight_with_the_fourth_lost(c: Conn, t: float, sender: Endpoint, receiver: Endpoint) -> None:
     """`sender` sends eight full segments 1 ms apart; the fourth is lost upstream (its IP ID and
     TSval are used up, it never shows); `receiver` ACKs each arrival, SACKing above the hole and
@@ -602,6 +633,42 @@ def test_segments_lost_above_the_bytes_seen(top: str, expected: str) -> None:
     c.send(t + 0.3003, srv, 1, rel_ack=1 + 10 * MSS)
     a = analyze(frame(c), device=PHONE)
     assert _classes(a.segments, PHONE) == ["new"] * 7 + ["retransmission"] + [expected] * 2
+
+
+@pytest.mark.parametrize("gap_after, expected", [(0.01, "retransmission"), (0.08, "new")],
+                         ids=["sooner-than-a-round-trip", "a-round-trip-later"])
+def test_new_segment_hidden_between_two_hole_resends(gap_after: float, expected: str) -> None:
+    """Server-side capture of an upload (50 ms round trip): segments 4 and 6 of eight are lost.
+    The phone re-sends segment 4, then sends segment 9, lost on the way (its ID never shows),
+    then re-sends segment 6 `gap_after` later, and segment 9 again by its timer. Sooner than a
+    round trip after the first re-send, the hidden packet cannot have been an earlier copy of
+    segment 6 (the phone could not have learnt of its loss yet), so it was new data above the
+    bytes seen, and segment 9's copy, which starts at the next byte expected, is a re-send
+    (seeds 92 and 132). A round trip later it may have been that copy: nothing is counted."""
+    c = Conn(Endpoint(PHONE, 53920, 83), Endpoint(SERVER, 8080, 2_300_000))
+    t = c.handshake(32.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    echo = c.rows[1]["opt_tsval"]  # the phone's data echoes the SYN/ACK: no RTT sample of 1 ms
+    for k in range(8):
+        if k in (3, 5):
+            cli.ip_id += 1
+            cli.ts += 1
+            continue
+        c.send(t + 0.001 * k, cli, 1 + k * MSS, MSS, rel_ack=1, tsecr=echo)
+        sack = [(1 + 4 * MSS, 1 + (k + 1) * MSS)] if k > 3 else None
+        c.send(t + 0.0002 + 0.001 * k, srv, 1, rel_ack=1 + min(k + 1, 3) * MSS, sack=sack)
+    c.send(t + 0.06, cli, 1 + 3 * MSS, MSS, rel_ack=1, tsecr=echo)  # segment 4 re-sent
+    c.send(t + 0.0602, srv, 1, rel_ack=1 + 5 * MSS, sack=[(1 + 6 * MSS, 1 + 8 * MSS)])
+    cli.ip_id += 1  # segment 9, lost
+    cli.ts += 1
+    c.send(t + 0.06 + gap_after, cli, 1 + 5 * MSS, MSS, rel_ack=1, tsecr=echo)  # segment 6 re-sent
+    c.send(t + 0.0602 + gap_after, srv, 1, rel_ack=1 + 8 * MSS)
+    c.send(t + 0.4, cli, 1 + 8 * MSS, MSS, rel_ack=1, tsecr=echo)  # segment 9 by the timer
+    c.send(t + 0.4002, srv, 1, rel_ack=1 + 9 * MSS)
+    for j in range(4):  # so that three in four of the phone's ID steps are +1 (`ipid_step1`)
+        c.send(t + 0.5 + 0.1 * j, cli, 1 + 9 * MSS, rel_ack=1, tsecr=echo)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 6 + ["retransmission"] * 2 + [expected]
 
 
 @pytest.mark.parametrize("skip, expected", [(1, "retransmission"), (2, "new")],

@@ -222,7 +222,7 @@ def _lost_reply(
 @njit(cache=True)
 def _lost_above(
     sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, top_ipid: np.int64, lower: np.int64,
-    o_data_t: float, t: float, p_t: float,
+    o_data_t: float, t: float, p_t: float, p_resent: bool = False, floor: float = np.nan,
 ) -> np.int64:
     """At the receiver's side, a re-send of a hole comes right after a gap in its sender's IP IDs,
     and the packet before the gap was the sender's highest segment: how many packets the gap hid
@@ -233,11 +233,32 @@ def _lost_above(
     way; their re-sends start exactly at the next byte expected and look new without this. A
     re-send by the timer (MIN_RTO_S after the previous packet) comes after the fast re-send of
     the same hole, which the receiver's SACKs had asked for; it never arrived (it would have
-    filled the hole), so one more hidden packet is that copy."""
-    if sender_side or not step1 or lower < 0 or p_ipid != top_ipid or o_data_t > p_t:
+    filled the hole), so one more hidden packet is that copy.
+
+    The packet before the gap may also be the fast re-send of a lower hole that came right after
+    the highest segment (`p_resent`, `_fast_resend_after_top`): new data may follow it at once
+    (seeds 92 and 132). Then the gap may also hide an earlier copy of this hole, lost, unless this
+    re-send came sooner than a round trip (`floor`) after that packet: the sender cannot have
+    learnt of that loss yet."""
+    after = p_resent and p_ipid != top_ipid
+    if sender_side or not step1 or lower < 0 or (p_ipid != top_ipid and not after) or o_data_t > p_t:
         return 0
-    resent = lower + 1 if t - p_t >= MIN_RTO_S else lower
+    resent = lower + 1 if t - p_t >= MIN_RTO_S or (after and not t - p_t < floor) else lower
     return max(_ids_missing(ipid, p_ipid) - resent, 0)
+
+
+@njit(cache=True)
+def _fast_resend_after_top(
+    p_ipid: np.int64, p_t: float, top_ipid: np.int64, top_t: float, resent_t: float, resent_end: np.int64, s: np.int64
+) -> bool:
+    """Was the sender's previous packet a re-send of bytes below `s`, the first packet after its
+    highest segment and sooner than a timer after it? A sender in SACK recovery re-sends the holes
+    it knows lost from the lowest up and may send new data in between; one in timeout recovery
+    re-sends everything not SACKed, bytes the receiver has included, so a gap there may hide
+    anything below `s` (three lab sets had such a gap hide a needless re-send)."""
+    return (
+        resent_t == p_t and resent_end <= s and _s16(p_ipid - top_ipid) == 1 and p_t - top_t < MIN_RTO_S
+    )
 
 
 @njit(cache=True)
@@ -414,6 +435,28 @@ def _dropped_for_window(
 
 
 @njit(cache=True)
+def _echoed_copy(
+    tsecr: np.int64, ts_ok: bool, ts_seen: np.ndarray, ts_count: np.ndarray, pend: np.ndarray, npend: np.int64,
+    ra: np.int64, tsval: np.ndarray,
+) -> np.int64:
+    """Where, in `pend`, the pending re-send sits that an ACK up to `ra` echoes, when no other packet of its
+    sender carried that TSval (-1: none, or not known). The receiver takes TS.Recent from the
+    segment that fills its left edge (RFC 7323 4.3), so that copy arrived and delivered its bytes:
+    a later copy of the same bytes was needless, whatever other re-sends the ACK covers (seed 134:
+    a hole's first re-send held on the way, its second sent before the ACK could come)."""
+    if not ts_ok or tsecr < 0:
+        return -1
+    h = tsecr & (_CACHE - 1)
+    if ts_seen[h] != tsecr or ts_count[h] != 1:
+        return -1
+    for j in range(npend):
+        r = pend[j, 2]
+        if pend[j, 1] <= ra and tsval[r] == tsecr:
+            return j
+    return -1
+
+
+@njit(cache=True)
 def walk_flows(
     starts: np.ndarray,  # int64[n_flows + 1] row offsets of each flow (rows sorted by flow, time)
     side: np.ndarray,  # int8: 0 client->server, 1 server->client
@@ -479,6 +522,7 @@ def walk_flows(
         ts_seen = np.full((2, _CACHE), -1, dtype=np.int64)
         ts_time = np.full((2, _CACHE), np.nan)
         ts_outstanding = np.zeros((2, _CACHE), dtype=np.bool_)
+        ts_count = np.zeros((2, _CACHE), dtype=np.int64)  # packets seen with that TSval
         # per side: IP ID, ACK and time of its packet with the highest IP ID so far (a reordered
         # packet's lower ID is no gap); time of its last data segment
         prev_ipid = np.full(2, -1, dtype=np.int64)
@@ -490,6 +534,7 @@ def walk_flows(
         max_len = np.zeros(2, dtype=np.int64)  # largest payload of each side
         last_new = np.full(2, -1, dtype=np.int64)  # row of each side's latest new data segment
         top_ipid = np.full(2, -1, dtype=np.int64)  # IP ID of the segment that set each side's max_end
+        top_t = np.full(2, np.nan)  # ... and its time
         lost_top = np.zeros(2, dtype=np.int64)  # segments sent above max_end and lost (_lost_above)
         lost_top_row = np.full(2, -1, dtype=np.int64)  # the re-send whose ID gap showed them
         win_drop = np.zeros(2, dtype=np.bool_)  # the bytes at una arrived and were discarded (window)
@@ -553,6 +598,10 @@ def walk_flows(
                         r = pend[o][j, 2]
                         if pend[o][j, 1] <= ra and tsval[r] >= 0 and (first_ts < 0 or _s32(tsval[r] - first_ts) < 0):
                             first_ts = tsval[r]
+                    ej = _echoed_copy(tsecr[i], ts_ok[ko], ts_seen[o], ts_count[o], pend[o], npend[o], ra, tsval)
+                    echoed = pend[o][ej, 2] if ej >= 0 else -1
+                    e_lo = pend[o][ej, 0] if ej >= 0 else 0
+                    e_hi = pend[o][ej, 1] if ej >= 0 else 0
                     j = 0
                     while j < npend[o]:
                         if pend[o][j, 1] <= ra:
@@ -563,6 +612,10 @@ def walk_flows(
                                 # transmission. Not after a SACK of them: the cumulative ACK then
                                 # echoes whatever filled the left edge (RFC 7323 TS.Recent rule)
                                 spurious = _s32(tsecr[i] - first_ts) < 0
+                                # or it echoes an earlier re-send of these bytes, by a TSval no
+                                # other packet carried: that copy arrived at the left edge
+                                if echoed >= 0 and r != echoed and t[r] > t[echoed]:
+                                    spurious = spurious or (e_lo <= pend[o][j, 0] and pend[o][j, 1] <= e_hi)
                             elif sack_seen[o]:
                                 pass  # with SACK the receiver reports needless copies itself (D-SACK)
                             elif np.isfinite(min_rtt[o]) and t[i] - t[r] < SPURIOUS_RTT_FRACTION * min_rtt[o]:
@@ -696,6 +749,8 @@ def walk_flows(
                     ts_time[d, h] = t[i]
                     # only an ACK that leaves the peer with data outstanding clocks out data at once
                     ts_outstanding[d, h] = has_ack[i] and max_end[o] > rel_ack[i]
+                    ts_count[d, h] = 0
+                ts_count[d, h] += 1
             # ---- this packet as data
             if ln > 0 and lone[d] >= 0:
                 # a timer re-send leaves the sender waiting for its ACK: new data right behind it
@@ -841,6 +896,8 @@ def walk_flows(
                             gap = _lost_above(
                                 sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], lower,
                                 o_data_t, t[i], p_t,
+                                _fast_resend_after_top(p_ipid, p_t, top_ipid[d], top_t[d], resent_t[d], resent_end[d], s),
+                                _path_floor(min_rtt[d], path_rtt[f]),
                             )
                             _note_hidden(lost_top, lost_top_row, d, gap, i)
                         elif plen[filler] > 0 or (flags[filler] & FIN) != 0:
@@ -883,7 +940,9 @@ def walk_flows(
                             lower = _segments_below(holes[d], nholes[d], s, max_len[d])
                             lower += _late_run_below(late_seq[d], s, max_len[d])
                         gap = _lost_above(
-                            sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], lower, o_data_t, t[i], p_t
+                            sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], lower, o_data_t, t[i], p_t,
+                            _fast_resend_after_top(p_ipid, p_t, top_ipid[d], top_t[d], resent_t[d], resent_end[d], s),
+                            _path_floor(min_rtt[d], path_rtt[f]),
                         )
                         _note_hidden(lost_top, lost_top_row, d, gap, i)
                     # Karn: a re-sent range gives no RTT sample
@@ -919,6 +978,7 @@ def walk_flows(
             if e > max_end[d]:
                 max_end[d] = e
                 top_ipid[d] = ipid[i]
+                top_t[d] = t[i]
             if cls[i] >= 0:
                 sacked = 0
                 for j in range(nsb[d]):
