@@ -6,9 +6,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from packetgen import Conn, Endpoint, frame
+from packetgen import FIN, RST, Conn, Endpoint, frame
 from tcpscope.analysis import analyze
-from tcpscope.lab.evidence import FEWER_ANSWERS, FIRST_OF_SIDE, NO_ACK_SHOWED, bound_misses, unseen
+from tcpscope.lab.evidence import FEWER_ANSWERS, FIRST_OF_SIDE, NO_ACK_SHOWED, RESETS_ONLY, bound_misses, unseen
 from tcpscope.lab.score import Check
 
 PHONE, SERVER = "192.168.2.2", "203.0.113.10"
@@ -50,6 +50,28 @@ def test_resend_first_of_its_side(earlier: bool) -> None:
     c.send(1.3, c.client, 1, 150, rel_ack=1)
     c.send(1.3002, c.server, 1, rel_ack=151)
     assert _reason(c, PHONE, 0, "retransmission", "new", False) == (FIRST_OF_SIDE if not earlier else None)
+
+
+@pytest.mark.parametrize("answer", ["reset", "ack"], ids=["answered-only-by-resets", "an-ack-answers"])
+def test_resend_answered_only_by_resets(answer: str) -> None:
+    """Server-side capture of a chat's end: the phone sends its FIN, the server its last reply
+    (with its FIN after it), then re-sends the reply by its timer. The phone had closed: what
+    answers a copy is a reset from its stack (IP ID 0, no SACK, no timestamp), so which copy
+    arrived cannot be told (seed 127). When the phone answers with an ACK instead, the answer
+    counts and times (its IP ID, its echo)."""
+    c = Conn(Endpoint(PHONE, 54030, 4_000), Endpoint(SERVER, 443, 6_000))
+    c.send(1.0, c.client, 1, 100, rel_ack=1)
+    c.send(1.0005, c.server, 1, rel_ack=101)
+    c.send(1.05, c.client, 101, flags=FIN, rel_ack=1)
+    c.send(1.0502, c.server, 1, 24, rel_ack=102)
+    c.send(1.0503, c.server, 25, flags=FIN, rel_ack=102)
+    c.send(1.45, c.server, 1, 24, flags=FIN, rel_ack=102)
+    if answer == "reset":
+        c.send(1.5, c.client, 102, flags=RST, ip_id=0)
+    else:
+        c.send(1.5, c.client, 102, rel_ack=26)
+    got = _reason(c, SERVER, 1, "spurious_retransmission", "retransmission", True)
+    assert got == (RESETS_ONLY if answer == "reset" else None)
 
 
 @pytest.mark.parametrize("answers", [1, 2], ids=["one-answer-for-two-copies", "an-answer-for-each"])

@@ -18,6 +18,12 @@ kinds of miss the capture itself shows that nothing in it could tell:
   some arrived, and nothing in the capture says which (the D-SACK echoes the duplicate's
   TSval: Linux takes TS.Recent from it). Said only of a copy whose earlier copies may all have
   been lost: when one of three earlier copies was lost, the third was needless whichever it was.
+- `answered only by resets`: a re-send, seen at its sender's side, of bytes first sent after
+  the receiver's FIN, where every packet of the receiver after the first copy is a reset (or
+  there is none). The receiver's application had closed: Linux answers each copy that reaches
+  a closed socket with a reset from the stack, with IP ID 0, no SACK and no timestamp, so no
+  answer counts or names the copy it answers (seed 127: a chat reply, its loss probe and its
+  timer re-send after the phone's FIN; one reset seen).
 Any other miss is the classifier's (or not yet explained) and gets no reason.
 """
 
@@ -31,6 +37,9 @@ from tcpscope.tcpstate import MAX_IPID_GAP
 NO_ACK_SHOWED = "no ACK showed it"
 FIRST_OF_SIDE = "first of its side"
 FEWER_ANSWERS = "fewer answers than copies"
+RESETS_ONLY = "answered only by resets"
+RST = 0x04
+FIN = 0x01
 
 
 def _segment(segments: pl.DataFrame, frame: int) -> dict:
@@ -125,6 +134,20 @@ def _fewer_answers(segments: pl.DataFrame, frame: int) -> bool:
     return earlier >= 2 and 1 <= missing < earlier and 1 <= place <= earlier - missing and missing <= MAX_IPID_GAP
 
 
+def _resets_only(segments: pl.DataFrame, frame: int) -> bool:
+    """Were the bytes of the re-send at `frame` first sent after the receiver's FIN, and is every
+    packet of the receiver after that a reset (see the module docstring)?"""
+    seg = _segment(segments, frame)
+    lo, hi = seg["rel_seq"], seg["rel_seq"] + seg["len"]
+    flow = segments.filter(pl.col("flow_id") == seg["flow_id"])
+    mine = pl.col("from_client") == seg["from_client"]
+    first = flow.filter(mine & (pl.col("rel_seq") < hi) & (pl.col("rel_seq") + pl.col("len") > lo))["t"].min()
+    theirs = flow.filter(~mine)
+    fin = theirs.filter((pl.col("t") < first) & ((pl.col("flags") & FIN) != 0))
+    after = theirs.filter(pl.col("t") > first)
+    return fin.height > 0 and after.filter((pl.col("flags") & RST) == 0).height == 0
+
+
 def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
     """The misses (`matched` rows whose prediction differs from the truth) with the reason the
     capture could not show them, or a null reason. `segments` is the analysis of the capture."""
@@ -137,7 +160,10 @@ def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
         elif r["truth"] == "retransmission" and r["pred"] == "new" and r.get("at_sender") is False:
             reason = FIRST_OF_SIDE if _first_of_side(segments, r["frame"]) else None
         elif {r["truth"], r["pred"]} == {"retransmission", "spurious_retransmission"} and r.get("at_sender"):
-            reason = FEWER_ANSWERS if _fewer_answers(segments, r["frame"]) else None
+            if _fewer_answers(segments, r["frame"]):
+                reason = FEWER_ANSWERS
+            elif _resets_only(segments, r["frame"]):
+                reason = RESETS_ONLY
         reasons.append(reason)
     return miss.with_columns(reason=pl.Series(reasons, dtype=pl.String))
 
