@@ -598,7 +598,9 @@ def walk_flows(
                         r = pend[o][j, 2]
                         if pend[o][j, 1] <= ra and tsval[r] >= 0 and (first_ts < 0 or _s32(tsval[r] - first_ts) < 0):
                             first_ts = tsval[r]
-                    ej = _echoed_copy(tsecr[i], ts_ok[ko], ts_seen[o], ts_count[o], pend[o], npend[o], ra, tsval)
+                    ej = -1
+                    if npend[o] > 1:  # a later copy needs an earlier one pending beside it
+                        ej = _echoed_copy(tsecr[i], ts_ok[ko], ts_seen[o], ts_count[o], pend[o], npend[o], ra, tsval)
                     echoed = pend[o][ej, 2] if ej >= 0 else -1
                     e_lo = pend[o][ej, 0] if ej >= 0 else 0
                     e_hi = pend[o][ej, 1] if ej >= 0 else 0
