@@ -245,6 +245,34 @@ def test_lost_tail_ids_on_a_lossy_path(missing: int, wait: float, expected: str)
     assert _classes(a.segments, SERVER) == ["new"] * 16 + [expected]
 
 
+@pytest.mark.parametrize("hole_open, expected", [(False, "retransmission"), (True, "new")],
+                         ids=["no-hole-below", "a-hole-below"])
+def test_lost_tail_ids_when_a_hole_is_open_below(hole_open: bool, expected: str) -> None:
+    """Client-side capture of a download: one server ID goes missing, and 90 ms later (a timer's
+    wait) comes a segment at the next byte expected. With no hole open it is the lost tail's
+    re-send. With segment 3 missing (`hole_open`), the hidden packet may have been a re-send of
+    segment 3, lost again, and the segment new data (seed 145); segment 3's next re-send follows."""
+    c = Conn(Endpoint(PHONE, 53940, 97), Endpoint(SERVER, 443, 2_700_000))
+    t = c.handshake(34.0, rtt=0.05)
+    srv = c.server
+    for k in range(8):
+        if hole_open and k == 2:
+            srv.ip_id += 1
+            srv.ts += 1
+            continue
+        c.send(t + 0.03 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        sack = [(1 + 3 * MSS, 1 + (k + 1) * MSS)] if hole_open and k > 2 else None
+        c.send(t + 0.0305 + 0.001 * k, c.client, 1, rel_ack=1 + (2 if hole_open else k + 1) * MSS, sack=sack)
+    srv.ip_id += 1  # hidden: segment 9's original, or segment 3's re-send
+    srv.ts += 1
+    c.send(t + 0.127, srv, 1 + 8 * MSS, MSS, rel_ack=1)
+    if hole_open:
+        c.send(t + 0.128, srv, 1 + 2 * MSS, MSS, rel_ack=1)
+    a = analyze(frame(c), device=PHONE)
+    classes = _classes(a.segments, SERVER)
+    assert classes[7 if hole_open else 8] == expected
+
+
 @pytest.mark.parametrize(
     "story, expected",
     [

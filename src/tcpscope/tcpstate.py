@@ -807,6 +807,7 @@ def walk_flows(
                     else:
                         lost_top[d] = 0
                         hole = (s - max_end[d] + max_len[d] - 1) // max(max_len[d], 1)
+                        hole += _segments_below(holes[d], nholes[d], s, max_len[d])
                         if _lost_original(
                             sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, t[i],
                             p_t, o_data_t, min_rtt[d], hole,
@@ -822,7 +823,7 @@ def walk_flows(
                     lost_top[d] -= 1
                 elif _lost_original(
                     sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, t[i], p_t,
-                    o_data_t, min_rtt[d],
+                    o_data_t, min_rtt[d], _segments_below(holes[d], nholes[d], s, max_len[d]),
                 ):
                     cls[i] = RETRANSMISSION  # its original never reached the capture point
                     lone[d] = i
