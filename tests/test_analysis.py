@@ -490,8 +490,8 @@ def test_new_data_a_round_trip_after_a_lost_tail_resend() -> None:
 
 @pytest.mark.parametrize(
     "missing, wait, expected",
-    [(3, 0.3, "retransmission"), (2, 0.3, "new"), (3, 0.7, "new")],
-    ids=["tail-segment-lost-too", "probe-only", "second-rto"],
+    [(3, 0.3, "retransmission"), (2, 0.3, "new"), (3, 0.7, "new"), (4, 0.7, "retransmission"), (4, 1.5, "new")],
+    ids=["tail-segment-lost-too", "probe-only", "second-rto", "second-rto-tail-lost-too", "third-rto"],
 )
 def test_segments_after_a_lost_tail_resend(missing: int, wait: float, expected: str) -> None:
     """Client-side capture of a download whose last two segments and the tail-loss probe are lost
@@ -499,7 +499,9 @@ def test_segments_after_a_lost_tail_resend(missing: int, wait: float, expected: 
     one the probe, the third the last segment, whose re-send a round trip later starts at the next
     byte expected (`retransmission`). Two missing IDs are the original and the probe: what follows
     is F-RTO's new data. After 0.7 s a second, backed-off RTO may have fired: the third missing
-    ID may be the first RTO re-send, so the next segment is not counted as a re-send either."""
+    ID may be the first RTO re-send, so the next segment is not counted as a re-send either; a
+    fourth missing ID is then the last segment (seed 146). After 1.5 s a third RTO may have fired,
+    and two of the four may be earlier RTO re-sends."""
     c = Conn(Endpoint(PHONE, 53790, 43), Endpoint(SERVER, 443, 1_200_000))
     t = c.handshake(11.0, rtt=0.05)
     srv = c.server

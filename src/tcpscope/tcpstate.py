@@ -303,14 +303,20 @@ def _tail_lost_after(ipid: np.int64, p_ipid: np.int64, t: float, p_t: float) -> 
     the packets its ID gap hid were segments after its own original (0: none, or unknown).
 
     Before a Linux RTO the hidden packets are the original, at most one tail-loss probe (RFC 8985
-    7: one per episode) and, beyond those two, the segments that followed the original, lost with
-    it; their re-sends come after this one, starting at the next byte expected, and look new
-    without this. Counted only while a single RTO can have fired (less than 3 x MIN_RTO_S since
-    the sender's previous packet: a second, backed-off one takes at least twice as long again),
-    since a lost first RTO re-send would be one more hidden packet that carried no new bytes."""
-    if t - p_t < MIN_RTO_S or t - p_t >= 3.0 * MIN_RTO_S:
+    7: one per episode), the re-sends of earlier timeouts, lost too, and, beyond those, the
+    segments that followed the original, lost with it; their re-sends come after this one,
+    starting at the next byte expected, and look new without this. The k-th timeout fires
+    (2^k - 1) RTO after the sender's previous packet (each one doubles the next wait) and the RTO
+    is at least MIN_RTO_S, so at most m - 1 earlier re-sends are hidden where (2^m - 1) MIN_RTO_S
+    is the longest such wait within this one (seed 146: 1.24 s, four IDs missing: the original,
+    the probe and one earlier timeout's re-send at most, so the segment after it was lost too)."""
+    wait = t - p_t
+    if wait < MIN_RTO_S:
         return 0
-    return max(_ids_missing(ipid, p_ipid) - 2, 0)
+    m = 1
+    while m < 16 and (2 ** (m + 1) - 1) * MIN_RTO_S <= wait:
+        m += 1
+    return max(_ids_missing(ipid, p_ipid) - 2 - (m - 1), 0)
 
 
 @njit(cache=True)
