@@ -413,6 +413,38 @@ def test_receiver_ip_ids_count_the_copies_that_arrived(
     assert _classes(a.segments, SERVER) == expected
 
 
+@pytest.mark.parametrize(
+    "answers, expected",
+    [(2, ["new", "spurious_retransmission", "spurious_retransmission"]),
+     (1, ["new", "retransmission", "spurious_retransmission"])],
+    ids=["an-answer-for-each", "one-answer-for-two"],
+)
+def test_copies_counted_before_the_first_rtt_sample(answers: int, expected: list[str]) -> None:
+    """Server-side capture of a chat whose handshake came before it (no RTT sample of the
+    server's data yet): the phone's message, the server's reply, its probe 0.29 s later and its
+    RTO re-send 0.29 s after that; the phone's ACK D-SACKs the last copy, echoing its TSval. Every copy came after the
+    phone's message, so the round trip only widens the count; the span from the echoed copy to
+    the ACK holds one and stands in for it (seed 150). Two missing phone IDs for two copies: both
+    arrived and the probe was needless; one: which arrived is unknown."""
+    c = Conn(Endpoint(PHONE, 53950, 103), Endpoint(SERVER, 443, 2_900_000))
+    cli, srv = c.client, c.server
+    for k in range(3):  # earlier phone messages, acknowledged at once: the capture is the server's
+        c.send(38.0 + 0.5 * k, cli, 1 + 10 * k, 10, rel_ack=1)
+        c.send(38.0003 + 0.5 * k, srv, 1, rel_ack=11 + 10 * k)
+    c.send(40.0, cli, 31, 80, rel_ack=1)
+    c.send(40.0004, srv, 1, 29, rel_ack=111)  # the reply: arrives, its answer lost
+    c.send(40.288, srv, 1, 29, rel_ack=111)  # the probe
+    last = c.send(40.576, srv, 1, 29, rel_ack=111)  # the RTO re-send
+    cli.ip_id += answers
+    c.send(40.73, cli, 111, rel_ack=30, sack=[(1, 30)], tsecr=last["opt_tsval"])
+    for k in range(3):  # later server messages, acknowledged a round trip later (RTT samples)
+        c.send(41.0 + 0.5 * k, srv, 30 + 20 * k, 20, rel_ack=111)
+        c.send(41.05 + 0.5 * k, cli, 111, rel_ack=50 + 20 * k)
+    a = analyze(frame(c), device=PHONE)
+    assert set(a.flows["vantage"]) == {"server"}
+    assert _classes(a.segments, SERVER)[:3] == expected
+
+
 @pytest.mark.parametrize("dsack, expected", [(True, "spurious_retransmission"), (False, "new")],
                          ids=["answered-with-a-dsack", "answered-with-an-ack"])
 def test_receiver_dsack_shows_a_copy_from_before_the_capture(dsack: bool, expected: str) -> None:

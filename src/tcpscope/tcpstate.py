@@ -386,6 +386,22 @@ def _answered_copies(
 
 
 @njit(cache=True)
+def _answer_rtt(min_rtt: float, tsecr: np.int64, t: float, ts_seen: np.ndarray, ts_time: np.ndarray) -> float:
+    """The round trip `_answered_copies` counts back by: the sender's minimum RTT; before the
+    first sample, the time since the packet this ACK echoes was seen (NaN: neither). That span
+    holds a whole round trip, so it can only count more copies, and a count that still matches
+    the missing answers is right (seed 150: a chat reply's copies, no RTT sample yet)."""
+    if np.isfinite(min_rtt):
+        return min_rtt
+    if tsecr < 0:
+        return np.nan
+    h = tsecr & (_CACHE - 1)
+    if ts_seen[h] != tsecr:
+        return np.nan
+    return t - ts_time[h]
+
+
+@njit(cache=True)
 def _settle_by_answers(
     step1: bool, ipid: np.int64, p_ipid: np.int64, p_ack: np.int64, seq: np.int64, max_end: np.int64,
     max_len: np.int64, hist: np.ndarray, n: np.int64, skip: np.int64, left: np.int64, right: np.int64,
@@ -630,13 +646,16 @@ def walk_flows(
                                 spurious = True  # no timestamps: too soon to be caused by the re-send
                             if spurious:
                                 _mark_spurious(cls, passed, pend[o][j, 2], pend[o][j, 3])
-                            elif ln > 0 and sack_off[i + 1] == sack_off[i] and np.isfinite(min_rtt[o]):
+                            elif ln > 0 and sack_off[i + 1] == sack_off[i]:
                                 # the receiver's own data acknowledges the bytes: it answered no
                                 # copy itself, so its missing packets may count them all
-                                _settle_by_answers(
-                                    ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o], nhist[o],
-                                    -1, pend[o][j, 0], pend[o][j, 1], t, cls, passed, p_t - min_rtt[o], last_new[o],
-                                )
+                                answer_rtt = _answer_rtt(min_rtt[o], tsecr[i], t[i], ts_seen[o], ts_time[o])
+                                if np.isfinite(answer_rtt):
+                                    _settle_by_answers(
+                                        ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o],
+                                        nhist[o], -1, pend[o][j, 0], pend[o][j, 1], t, cls, passed, p_t - answer_rtt,
+                                        last_new[o],
+                                    )
                             pend[o][j] = pend[o][npend[o] - 1]
                             npend[o] -= 1
                         else:
@@ -680,10 +699,11 @@ def walk_flows(
                                 whole = left <= hist[o][j, 0] and hist[o][j, 1] <= right
                                 if cls[hist[o][j, 2]] == RETRANSMISSION and whole:
                                     _mark_spurious(cls, passed, hist[o][j, 2], hist[o][j, 3])
-                                    if np.isfinite(min_rtt[o]):
+                                    answer_rtt = _answer_rtt(min_rtt[o], tsecr[i], t[i], ts_seen[o], ts_time[o])
+                                    if np.isfinite(answer_rtt):
                                         _settle_by_answers(
                                             ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o],
-                                            nhist[o], j, left, right, t, cls, passed, p_t - min_rtt[o], last_new[o],
+                                            nhist[o], j, left, right, t, cls, passed, p_t - answer_rtt, last_new[o],
                                         )
                                 break
                             j -= 1
