@@ -461,6 +461,30 @@ def test_receiver_dsack_shows_a_copy_from_before_the_capture(dsack: bool, expect
     assert _classes(a.segments, SERVER) == [expected, "new"]
 
 
+@pytest.mark.parametrize("echo, expected", [("this-copy", "spurious_retransmission"), ("older", "new"), ("none", "new")],
+                         ids=["dsack-echoes-it", "dsack-echoes-an-older-packet", "plain-ack"])
+def test_sender_dsack_shows_a_copy_from_before_the_capture(echo: str, expected: str) -> None:
+    """The same at the server's side (seed 156): the server's first packet re-sends a message the
+    phone already had, and the phone's answer, a round trip later, D-SACKs it and echoes its TSval
+    (Linux takes TS.Recent from a duplicate at the left edge): that copy was the duplicate, so it
+    was needless. A D-SACK that echoes an older packet does not name this copy; a plain ACK shows
+    nothing. Later exchanges (the phone's messages answered at once, the server's a round trip
+    later) place the capture at the server."""
+    c = Conn(Endpoint(PHONE, 53960, 107), Endpoint(SERVER, 443, 3_100_000))
+    cli, srv = c.client, c.server
+    first = c.send(10.0, srv, 1, 255, rel_ack=1)
+    tsecr = {"this-copy": first["opt_tsval"], "older": first["opt_tsval"] - 300, "none": None}[echo]
+    c.send(10.057, cli, 1, rel_ack=256, sack=None if echo == "none" else [(1, 256)], tsecr=tsecr)
+    for k in range(3):
+        c.send(10.5 + 0.5 * k, cli, 1 + 10 * k, 10, rel_ack=256)
+        c.send(10.5003 + 0.5 * k, srv, 256, rel_ack=11 + 10 * k)
+        c.send(10.6 + 0.5 * k, srv, 256 + 20 * k, 20, rel_ack=11 + 10 * k)
+        c.send(10.657 + 0.5 * k, cli, 11 + 10 * k, rel_ack=276 + 20 * k)
+    a = analyze(frame(c), device=PHONE)
+    assert set(a.flows["vantage"]) == {"server"}
+    assert _classes(a.segments, SERVER)[0] == expected
+
+
 @pytest.mark.parametrize("original_arrives, expected", [(True, "spurious_retransmission"), (False, "retransmission")],
                          ids=["original-delivered", "original-lost"])
 def test_receiver_data_after_lost_answers(original_arrives: bool, expected: str) -> None:

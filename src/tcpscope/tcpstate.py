@@ -415,6 +415,23 @@ def _settle_by_answers(
 
 
 @njit(cache=True)
+def _dsack_of_first_segment(
+    r: np.int64, first_seq: np.int64, left: np.int64, right: np.int64, tsecr: np.int64, rel_seq: np.ndarray,
+    plen: np.ndarray, tsval: np.ndarray, cls: np.ndarray,
+) -> None:
+    """At the sender's side, a D-SACK of the side's first data segment, which the capture saw
+    once, and that echoes its TSval (Linux takes TS.Recent from a duplicate at the left edge):
+    the receiver had the bytes already, from a copy sent before the capture started, so this one
+    was a needless re-send (seed 156: a chat's first message re-sent by the timer as the capture
+    began)."""
+    if (
+        cls[r] == NEW and rel_seq[r] == first_seq and left <= rel_seq[r] and rel_seq[r] + plen[r] <= right
+        and tsecr >= 0 and tsecr == tsval[r]
+    ):
+        cls[r] = SPURIOUS
+
+
+@njit(cache=True)
 def _dsack_at_receiver(
     a: np.int64, i: np.int64, o: np.int64, left: np.int64, right: np.int64, side: np.ndarray, t: np.ndarray,
     rel_seq: np.ndarray, plen: np.ndarray, cls: np.ndarray,
@@ -557,6 +574,7 @@ def walk_flows(
         last_new = np.full(2, -1, dtype=np.int64)  # row of each side's latest new data segment
         top_ipid = np.full(2, -1, dtype=np.int64)  # IP ID of the segment that set each side's max_end
         top_t = np.full(2, np.nan)  # ... and its time
+        first_data = np.full(2, -1, dtype=np.int64)  # each side's first data segment
         lost_top = np.zeros(2, dtype=np.int64)  # segments sent above max_end and lost (_lost_above)
         lost_top_row = np.full(2, -1, dtype=np.int64)  # the re-send whose ID gap showed them
         win_drop = np.zeros(2, dtype=np.bool_)  # the bytes at una arrived and were discarded (window)
@@ -585,6 +603,8 @@ def walk_flows(
             if ln > 0:
                 last_data_t[d] = t[i]
                 max_len[d] = max(max_len[d], ln)
+                if first_data[d] < 0:
+                    first_data[d] = i
             if max_end[d] == np.iinfo(np.int64).min:
                 # first packet of this side: everything before it counts as seen
                 max_end[d] = s + (1 if (fl & SYN) != 0 else 0)
@@ -707,6 +727,9 @@ def walk_flows(
                                         )
                                 break
                             j -= 1
+                        if j < 0 and sender_vantage[ko] and first_data[o] >= 0 and ts_ok[ko]:
+                            _dsack_of_first_segment(first_data[o], first_seq[o], left, right, tsecr[i], rel_seq, plen,
+                                                    tsval, cls)
                         j = 0
                         while j < npend[o]:
                             if cls[pend[o][j, 2]] == SPURIOUS:
