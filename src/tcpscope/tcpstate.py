@@ -240,10 +240,9 @@ def _lost_above(
     (seeds 92 and 132). Then the gap may also hide an earlier copy of this hole, lost, unless this
     re-send came sooner than a round trip (`floor`) after that packet: the sender cannot have
     learnt of that loss yet."""
-    after = p_resent and p_ipid != top_ipid
-    if sender_side or not step1 or lower < 0 or (p_ipid != top_ipid and not after) or o_data_t > p_t:
+    if sender_side or not step1 or lower < 0 or (p_ipid != top_ipid and not p_resent) or o_data_t > p_t:
         return 0
-    resent = lower + 1 if t - p_t >= MIN_RTO_S or (after and not t - p_t < floor) else lower
+    resent = lower + 1 if t - p_t >= MIN_RTO_S or (p_resent and not t - p_t < floor) else lower
     return max(_ids_missing(ipid, p_ipid) - resent, 0)
 
 
@@ -478,11 +477,12 @@ def _echoed_copy(
     tsecr: np.int64, ts_ok: bool, ts_seen: np.ndarray, ts_count: np.ndarray, pend: np.ndarray, npend: np.int64,
     ra: np.int64, tsval: np.ndarray,
 ) -> np.int64:
-    """Where, in `pend`, the pending re-send sits that an ACK up to `ra` echoes, when no other packet of its
-    sender carried that TSval (-1: none, or not known). The receiver takes TS.Recent from the
-    segment that fills its left edge (RFC 7323 4.3), so that copy arrived and delivered its bytes:
-    a later copy of the same bytes was needless, whatever other re-sends the ACK covers (seed 134:
-    a hole's first re-send held on the way, its second sent before the ACK could come)."""
+    """The index in `pend` of the pending re-send that an ACK up to `ra` echoes, when no other
+    packet of its sender carried that TSval (-1: none, or not known). The receiver takes
+    TS.Recent from the segment that fills its left edge (RFC 7323 4.3), so that copy arrived and
+    delivered its bytes: a later copy of the same bytes was needless, whatever other re-sends the
+    ACK covers (seed 134: a hole's first re-send held on the way, its second sent before the ACK
+    could come)."""
     if not ts_ok or tsecr < 0:
         return -1
     h = tsecr & (_CACHE - 1)
