@@ -473,26 +473,16 @@ def _dropped_for_window(
 
 
 @njit(cache=True)
-def _echoed_copy(
-    tsecr: np.int64, ts_ok: bool, ts_seen: np.ndarray, ts_count: np.ndarray, pend: np.ndarray, npend: np.int64,
-    ra: np.int64, tsval: np.ndarray,
-) -> np.int64:
-    """The index in `pend` of the pending re-send that an ACK up to `ra` echoes, when no other
-    packet of its sender carried that TSval (-1: none, or not known). The receiver takes
-    TS.Recent from the segment that fills its left edge (RFC 7323 4.3), so that copy arrived and
-    delivered its bytes: a later copy of the same bytes was needless, whatever other re-sends the
-    ACK covers (seed 134: a hole's first re-send held on the way, its second sent before the ACK
-    could come)."""
+def _ts_unique(tsecr: np.int64, ts_ok: bool, ts_seen: np.ndarray, ts_count: np.ndarray) -> bool:
+    """Did exactly one packet of the sender carry the TSval an ACK echoes (False: more, or not
+    known)? Then the echo names that packet. The receiver takes TS.Recent from the segment that
+    fills its left edge (RFC 7323 4.3), so an echoed re-send arrived and delivered its bytes: a
+    later copy of the same bytes was needless, whatever other re-sends the ACK covers (seed 134:
+    a hole's first re-send held on the way, its second sent before the ACK could come)."""
     if not ts_ok or tsecr < 0:
-        return -1
+        return False
     h = tsecr & (_CACHE - 1)
-    if ts_seen[h] != tsecr or ts_count[h] != 1:
-        return -1
-    for j in range(npend):
-        r = pend[j, 2]
-        if pend[j, 1] <= ra and tsval[r] == tsecr:
-            return j
-    return -1
+    return ts_seen[h] == tsecr and ts_count[h] == 1
 
 
 @njit(cache=True)
@@ -636,13 +626,16 @@ def walk_flows(
                     # the oldest re-send it covers: a receiver that delays its ACK echoes the first
                     # segment it acknowledges (RFC 7323 3.4), which may be another re-send
                     first_ts = np.int64(-1)
+                    ej = -1  # the pending re-send this ACK echoes (_ts_unique)
                     for j in range(npend[o]):
                         r = pend[o][j, 2]
-                        if pend[o][j, 1] <= ra and tsval[r] >= 0 and (first_ts < 0 or _s32(tsval[r] - first_ts) < 0):
-                            first_ts = tsval[r]
-                    ej = -1
-                    if npend[o] > 1:  # a later copy needs an earlier one pending beside it
-                        ej = _echoed_copy(tsecr[i], ts_ok[ko], ts_seen[o], ts_count[o], pend[o], npend[o], ra, tsval)
+                        if pend[o][j, 1] <= ra and tsval[r] >= 0:
+                            if first_ts < 0 or _s32(tsval[r] - first_ts) < 0:
+                                first_ts = tsval[r]
+                            if ej < 0 and tsval[r] == tsecr[i]:
+                                ej = j
+                    if ej >= 0 and not (npend[o] > 1 and _ts_unique(tsecr[i], ts_ok[ko], ts_seen[o], ts_count[o])):
+                        ej = -1  # a later copy needs an earlier one pending beside it
                     echoed = pend[o][ej, 2] if ej >= 0 else -1
                     e_lo = pend[o][ej, 0] if ej >= 0 else 0
                     e_hi = pend[o][ej, 1] if ej >= 0 else 0
@@ -841,6 +834,11 @@ def walk_flows(
                 cls[i] = KEEPALIVE
             elif s >= max_end[d]:
                 cls[i] = NEW
+                # hidden packets that may have been re-sends of the holes open below (lost-tail rule);
+                # the holes are scanned only where that rule can apply
+                below = 0
+                if nholes[d] > 0 and ipid_step1[k] and not sender_vantage[k]:
+                    below = _segments_below(holes[d], nholes[d], s, max_len[d])
                 if s > max_end[d]:
                     # within the hidden packets' reach, after an ID gap of its own (the re-send of
                     # the bytes below it, lost again): a re-send too. Past it, or without a gap,
@@ -856,7 +854,7 @@ def walk_flows(
                     else:
                         lost_top[d] = 0
                         hole = (s - max_end[d] + max_len[d] - 1) // max(max_len[d], 1)
-                        hole += _segments_below(holes[d], nholes[d], s, max_len[d])
+                        hole += below
                         if _lost_original(
                             sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, t[i],
                             p_t, o_data_t, min_rtt[d], hole,
@@ -872,7 +870,7 @@ def walk_flows(
                     lost_top[d] -= 1
                 elif _lost_original(
                     sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, t[i], p_t,
-                    o_data_t, min_rtt[d], _segments_below(holes[d], nholes[d], s, max_len[d]),
+                    o_data_t, min_rtt[d], below,
                 ):
                     cls[i] = RETRANSMISSION  # its original never reached the capture point
                     lone[d] = i
