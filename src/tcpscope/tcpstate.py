@@ -160,7 +160,7 @@ PROBE_MAX_MISSING = 2  # so before a probe no more than the original (and one pa
 @njit(cache=True)
 def _lost_original(
     sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, has_ack: bool, ack: np.int64,
-    p_ack: np.int64, t: float, p_t: float, o_data_t: float, min_rtt: float, hole: np.int64 = 0,
+    p_ack: np.int64, t: float, p_t: float, o_data_t: float, min_rtt: float, hole: np.int64,
 ) -> bool:
     """At the receiver's side, is this in-order segment the re-send of an original lost upstream?
 
@@ -222,7 +222,7 @@ def _lost_reply(
 @njit(cache=True)
 def _lost_above(
     sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, top_ipid: np.int64, lower: np.int64,
-    o_data_t: float, t: float, p_t: float, p_resent: bool = False, floor: float = np.nan,
+    o_data_t: float, t: float, p_t: float, p_resent: bool, floor: float,
 ) -> np.int64:
     """At the receiver's side, a re-send of a hole comes right after a gap in its sender's IP IDs,
     and the packet before the gap was the sender's highest segment: how many packets the gap hid

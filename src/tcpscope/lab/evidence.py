@@ -32,14 +32,12 @@ from __future__ import annotations
 import polars as pl
 
 from tcpscope.lab.score import Check
-from tcpscope.tcpstate import MAX_IPID_GAP
+from tcpscope.tcpstate import FIN, MAX_IPID_GAP, RST
 
 NO_ACK_SHOWED = "no ACK showed it"
 FIRST_OF_SIDE = "first of its side"
 FEWER_ANSWERS = "fewer answers than copies"
 RESETS_ONLY = "answered only by resets"
-RST = 0x04
-FIN = 0x01
 
 
 def _segment(segments: pl.DataFrame, frame: int) -> dict:
@@ -93,14 +91,21 @@ def _first_of_side(segments: pl.DataFrame, frame: int) -> bool:
     return earlier.height == 0
 
 
-def _fewer_answers(segments: pl.DataFrame, frame: int) -> bool:
-    """Is the re-send at `frame` one of two or more copies, before a D-SACKed last one, that
-    drew fewer answers than there were copies (see the module docstring)?"""
+def _copies(segments: pl.DataFrame, frame: int) -> tuple[int, int, pl.DataFrame, pl.Expr, pl.DataFrame]:
+    """For the segment at `frame`: its bytes [lo, hi), its connection's rows, the expression
+    that picks its own side's rows, and every copy of its bytes that side sent."""
     seg = _segment(segments, frame)
     lo, hi = seg["rel_seq"], seg["rel_seq"] + seg["len"]
     flow = segments.filter(pl.col("flow_id") == seg["flow_id"])
     mine = pl.col("from_client") == seg["from_client"]
     copies = flow.filter(mine & (pl.col("rel_seq") < hi) & (pl.col("rel_seq") + pl.col("len") > lo))
+    return lo, hi, flow, mine, copies
+
+
+def _fewer_answers(segments: pl.DataFrame, frame: int) -> bool:
+    """Is the re-send at `frame` one of two or more copies, before a D-SACKed last one, that
+    drew fewer answers than there were copies (see the module docstring)?"""
+    lo, hi, flow, mine, copies = _copies(segments, frame)
     first = copies["t"].min()
     theirs = flow.filter(~mine & pl.col("ip_id").is_not_null())
     cover = theirs.filter((pl.col("t") > first) & (pl.col("rel_ack") >= hi)).head(1)
@@ -137,11 +142,8 @@ def _fewer_answers(segments: pl.DataFrame, frame: int) -> bool:
 def _resets_only(segments: pl.DataFrame, frame: int) -> bool:
     """Were the bytes of the re-send at `frame` first sent after the receiver's FIN, and is every
     packet of the receiver after that a reset (see the module docstring)?"""
-    seg = _segment(segments, frame)
-    lo, hi = seg["rel_seq"], seg["rel_seq"] + seg["len"]
-    flow = segments.filter(pl.col("flow_id") == seg["flow_id"])
-    mine = pl.col("from_client") == seg["from_client"]
-    first = flow.filter(mine & (pl.col("rel_seq") < hi) & (pl.col("rel_seq") + pl.col("len") > lo))["t"].min()
+    _, _, flow, mine, copies = _copies(segments, frame)
+    first = copies["t"].min()
     theirs = flow.filter(~mine)
     fin = theirs.filter((pl.col("t") < first) & ((pl.col("flags") & FIN) != 0))
     after = theirs.filter(pl.col("t") > first)

@@ -18,6 +18,9 @@ from tcpscope.lab.evidence import bound_misses, unseen
 from tcpscope.lab.score import Check, bound_checks, pooled, pooled_checks, score
 
 
+PASS, NO_EVIDENCE, ERRORS = "pass", "fail, only on segments without evidence", "fail, on the classifier's errors"
+
+
 class VerifyError(TcpscopeError):
     """A set cannot be verified (no capture with a truth file, a bad seed list)."""
 
@@ -49,9 +52,12 @@ class SetResult:
         return not self.failures
 
     @property
-    def only_without_evidence(self) -> bool:
-        """Whether the set fails, and only on segments its captures held no evidence for."""
-        return bool(self.failures) and all(f.without_evidence for f in self.failures)
+    def verdict(self) -> str:
+        """PASS; NO_EVIDENCE: it fails, only on segments its captures held no evidence for; or
+        ERRORS: it fails on the classifier's own errors."""
+        if not self.failures:
+            return PASS
+        return NO_EVIDENCE if all(f.without_evidence for f in self.failures) else ERRORS
 
 
 def verify_set(captures: Path, truth: Path, device: str) -> SetResult:
@@ -74,14 +80,14 @@ def verify_set(captures: Path, truth: Path, device: str) -> SetResult:
             misses[n] = unseen(an.segments, s.matched).with_columns(capture=pl.lit(n))
         checks += bound_checks(n, s)
     checks += pooled_checks(pooled(matched))
-    failures = []
-    for c in checks:
-        if c.ok:
-            continue
-        pool = list(misses.values()) if c.capture == "pooled" else [misses[c.capture]] if c.capture in misses else []
-        found = pl.concat(pool, how="diagonal_relaxed") if pool else pl.DataFrame()
-        failures.append(Failure(c, bound_misses(c, found) if pool else found))
-    return SetResult(names, checks, failures)
+    return SetResult(names, checks, [Failure(c, _against(c, misses)) for c in checks if not c.ok])
+
+
+def _against(check: Check, misses: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The misses (per capture) that count against a failed bound: its capture's, or all for a
+    pooled one."""
+    pool = [m for n, m in misses.items() if check.capture in ("pooled", n)]
+    return bound_misses(check, pl.concat(pool, how="diagonal_relaxed")) if pool else pl.DataFrame()
 
 
 def _miss_lines(f: Failure) -> list[str]:
@@ -126,13 +132,7 @@ def parse_seeds(text: str) -> list[int]:
 def seed_line(seed: int, res: SetResult) -> str:
     """One seed's verdict, and under it each failed bound with the segments behind it."""
     held = f"{len(res.checks) - len(res.failures)}/{len(res.checks)} bounds"
-    if res.ok:
-        verdict = "pass"
-    elif res.only_without_evidence:
-        verdict = "fail, only on segments without evidence"
-    else:
-        verdict = "fail, on the classifier's errors"
-    lines = [f"seed {seed:<5} {held:<14} {verdict}"]
+    lines = [f"seed {seed:<5} {held:<14} {res.verdict}"]
     for f in res.failures:
         tag = "no evidence" if f.without_evidence else "error"
         lines.append(f"    {tag:<11} {f.check.capture} {f.check.bound}: {f.check.detail}")
@@ -147,9 +147,7 @@ def _seed_list(seeds: list[int]) -> str:
 def seeds_report(results: dict[int, SetResult], missing: list[int] | None = None) -> str:
     """The verdicts summed up: how many sets pass every bound, how many fail only on segments
     their captures held no evidence for, and which fail on the classifier's own errors."""
-    passed = [s for s, r in results.items() if r.ok]
-    unseen_only = [s for s, r in results.items() if r.only_without_evidence]
-    errors = [s for s, r in results.items() if not r.ok and not r.only_without_evidence]
+    passed, unseen_only, errors = ([s for s, r in results.items() if r.verdict == v] for v in (PASS, NO_EVIDENCE, ERRORS))
     lines = [
         f"{len(passed)} of {len(results)} sets pass every bound",
         f"{len(unseen_only)} fail only on segments the capture held no evidence for: {_seed_list(unseen_only)}",
