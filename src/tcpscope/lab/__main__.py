@@ -1,6 +1,7 @@
 """CLI: `python -m tcpscope.lab run SCENARIO --out DIR --seed N`, `make-bundled --out pcap/ --truth DIR --seed 1`,
 `score CAPTURE TRUTH [--device IP]`, `verify DIR [--truth DIR]` (the classification bounds on a set),
-`seeds 2,5-9 --dir DIR` (a set per seed, made and verified, summed up)."""
+`seeds 2,5-9 --dir DIR` (a set per seed, made and verified, summed up), `explain CAPTURE FRAME` (a
+segment in its flow, with truth and the packets the relay dropped)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,32 @@ def verify_main(captures: Path, truth: Path, device: str) -> int:
         return 2
     print(set_report(res))
     return 0 if res.ok else 1
+
+
+def explain_main(capture: Path, frame: int, truth_dir: Path | None, device: str, before: int, after: int) -> int:
+    """`explain`: print FRAME's connection around it with classes, truth and hidden packets."""
+    from tcpscope.analysis import analyze
+    from tcpscope.decode import decode_capture
+    from tcpscope.errors import TcpscopeError
+    from tcpscope.lab.explain import context, context_text
+
+    stem = capture.name.removesuffix(".pcap")
+    tdir = truth_dir or capture.parent
+    truth_path = tdir / f"{stem}.truth.parquet"
+    log_path = tdir / f"{stem.removesuffix('.server')}.relay.parquet"
+    try:
+        if not truth_path.is_file():
+            raise TcpscopeError(f"{truth_path}: no truth file for {capture}")
+        segs = analyze(decode_capture(capture).packets, device=device or None).segments
+        log = pl.read_parquet(log_path) if log_path.is_file() else None
+        vantage = "server" if stem.endswith(".server") else "client"
+        rows = context(segs, pl.read_parquet(truth_path), log, frame, vantage, CLIENT_IP, before, after)
+    except TcpscopeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{capture} frame {frame} ({vantage} side; '-' frames: dropped by the relay before this capture point)")
+    print(context_text(rows, frame))
+    return 0
 
 
 def seeds_main(spec: str, root: Path, names: list[str] | None, make: bool, device: str) -> int:
@@ -141,7 +168,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="scenarios to make (default: the bundled ones)")
     m.add_argument("--no-make", action="store_true", help="verify only the sets already made (no root needed)")
     m.add_argument("--device", default=CLIENT_IP, help=f"device IP (default {CLIENT_IP})")
+    e = sub.add_parser("explain", help="print a segment's connection around it: tcpscope's class, the truth "
+                       "label, what the relay did, and the packets it dropped before the capture point")
+    e.add_argument("capture", type=Path, help="a lab capture (NAME.pcap or NAME.server.pcap)")
+    e.add_argument("frame", type=int, help="frame number (as verify prints it)")
+    e.add_argument("--truth", type=Path, default=None, help="directory of the truth and relay files "
+                   "(default: the capture's)")
+    e.add_argument("--before", type=int, default=15, help="captured packets before the frame (default 15)")
+    e.add_argument("--after", type=int, default=15, help="captured packets after the frame (default 15)")
+    e.add_argument("--device", default=CLIENT_IP, help=f"device IP (default {CLIENT_IP})")
     a = ap.parse_args(argv)
+    if a.cmd == "explain":
+        return explain_main(a.capture, a.frame, a.truth, a.device, a.before, a.after)
     if a.cmd == "seeds":
         return seeds_main(a.seeds, a.dir, a.only, not a.no_make, a.device)
     if a.cmd == "verify":
