@@ -142,7 +142,7 @@ def _flags_text(f: int) -> str:
 def context_text(rows: pl.DataFrame, frame: int, device_is_client: bool | None = None) -> str:
     """A fixed-width listing of `context`'s rows; the asked-for frame is marked with '>'."""
     head = f"{'':1}{'frame':>7} {'t ms':>10} {'side':<4} {'seq':>9} {'len':>5} {'ack':>9} {'ip id':>6} " \
-           f"{'tsval':>11} {'tsecr':>11} {'class':<24} {'truth':<24} sack / note"
+           f"{'tsval':>10} {'tsecr':>10} {'class':<24} {'truth':<24} flags, sack / note"
     lines = [head]
     for r in rows.iter_rows(named=True):
         mark = ">" if r["frame"] == frame else " "
@@ -155,6 +155,6 @@ def context_text(rows: pl.DataFrame, frame: int, device_is_client: bool | None =
 
         extra = " ".join(x for x in (fl, r["sack"] and f"sack {r['sack']}", r["note"]) if x)
         lines.append(f"{mark}{fr:>7} {r['t_ms']:>10.3f} {side:<4} {num(r['rel_seq']):>9} {num(r['len']):>5} "
-                     f"{num(r['rel_ack']):>9} {num(r['ip_id']):>6} {num(r['tsval']):>11} {num(r['tsecr']):>11} "
-                     f"{r['class']:<24} {r['truth']:<24} {extra}")
+                     f"{num(r['rel_ack']):>9} {num(r['ip_id']):>6} {num(r['tsval']):>10} {num(r['tsecr']):>10} "
+                     f"{r['class']:<24} {r['truth']:<24} {extra}".rstrip())
     return "\n".join(lines)
