@@ -69,6 +69,12 @@ def test_seeds_gives_each_seed_a_verdict_and_sums_them_up(
     assert "0 fail only on segments the capture held no evidence for: none" in out
     assert "1 fail on the classifier's own errors: 2" in out
     assert "1 not verified (no complete set): 3" in out
+    assert lines[-1].startswith("python -m tcpscope.lab explain DIR/seedN/CAPTURE.pcap FRAME")
+    # what the hint says works on the missed segment: the frame is marked, with its truth
+    frame = lines[two + 2].split("post_moments frame ")[1].split(":")[0]
+    assert lab_main(["explain", str(tmp_path / "seed2" / "post_moments.pcap"), frame]) == 0
+    marked = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(">")]
+    assert len(marked) == 1 and marked[0].split()[1] == frame and "retransmission           new" in marked[0]
     # without the missing seed, a failing set makes the exit code 1, and seed 1 alone 0
     assert lab_main(["seeds", "1,2", "--dir", str(tmp_path), "--no-make"]) == 1
     assert lab_main(["seeds", "1", "--dir", str(tmp_path), "--no-make"]) == 0

@@ -216,5 +216,7 @@ def test_verify_cli_names_the_segments_a_failed_bound_missed(
     fail = [ln for ln in out.splitlines() if ln.startswith("FAIL")]
     assert any("F1 retransmission" in ln for ln in fail)
     assert out.count(f"{name} frame {resent}: new taken for retransmission (-)") == len(fail)
-    assert out.rstrip().endswith("0 of the %d that fail do so only on segments the capture held no evidence for "
-                                 "(docs/lab.md)" % len(fail))
+    last = out.rstrip().splitlines()[-2:]
+    assert last[0] == ("0 of the %d that fail do so only on segments the capture held no evidence for "
+                       "(docs/lab.md)" % len(fail))
+    assert last[1].startswith("python -m tcpscope.lab explain ")

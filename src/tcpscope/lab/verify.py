@@ -112,6 +112,7 @@ def set_report(res: SetResult) -> str:
             f"{n} of the {len(res.failures)} that fail do so only on segments the capture held no evidence for "
             "(docs/lab.md)"
         )
+        lines.append("python -m tcpscope.lab explain DIR/CAPTURE.pcap FRAME shows a missed segment in its flow")
     return "\n".join(lines)
 
 
@@ -155,4 +156,6 @@ def seeds_report(results: dict[int, SetResult], missing: list[int] | None = None
     ]
     if missing:
         lines.append(f"{len(missing)} not verified (no complete set): {_seed_list(missing)}")
+    if unseen_only or errors:
+        lines.append("python -m tcpscope.lab explain DIR/seedN/CAPTURE.pcap FRAME shows a missed segment in its flow")
     return "\n".join(lines)
