@@ -74,44 +74,73 @@ def test_resend_answered_only_by_resets(answer: str) -> None:
     assert got == (RESETS_ONLY if answer == "reset" else None)
 
 
-@pytest.mark.parametrize("answers", [1, 2], ids=["one-answer-for-two-copies", "an-answer-for-each"])
-def test_fewer_answers_than_copies(answers: int) -> None:
-    """Server-side capture of a chat reply sent three times (original, loss probe, RTO re-send);
-    the phone's first packet after them D-SACKs the last copy. With one phone ID missing for the
-    two earlier copies, one of them was lost and nothing tells which; with two, both arrived."""
-    c = Conn(Endpoint(PHONE, 54020, 3_000), Endpoint(SERVER, 443, 7_000))
+def _chat_reply(port: int, copies: tuple[float, ...], answers: int, acked: bool, resent: bool = False) -> Conn:
+    """Server-side capture: the phone's message at t+0.1, then the server's reply sent at each of
+    `copies` (the first acknowledges the message), `answers` phone IDs missing, and the phone's
+    packet that D-SACKs the last copy. `acked`: a pure ACK of the message comes first, so the
+    message is not the reply's to acknowledge; `resent`: the capture shows the phone re-send its
+    message 0.3 s after it."""
+    c = Conn(Endpoint(PHONE, port, 3_000), Endpoint(SERVER, 443, 7_000))
     t = c.handshake(1.0, rtt=0.05, near_client=False)
     c.send(t + 0.1, c.client, 1, 100, rel_ack=1)
-    for k, dt in enumerate((0.1005, 0.36, 0.62)):
+    if acked:
+        c.send(t + 0.1002, c.server, 1, rel_ack=101)
+    for dt in copies:
+        if resent and dt > 0.4 > copies[0]:
+            c.send(t + 0.4, c.client, 1, 100, rel_ack=1)
+            resent = False
         c.send(t + dt, c.server, 1, 29, rel_ack=101)
     c.client.ip_id += answers
-    c.send(t + 0.67, c.client, 101, rel_ack=30, sack=[(1, 30)])
+    c.send(t + copies[-1] + 0.05, c.client, 101, rel_ack=30, sack=[(1, 30)])
+    return c
+
+
+@pytest.mark.parametrize("acked", [True, False], ids=["message-acked-first", "reply-acks-message"])
+@pytest.mark.parametrize("answers", [1, 2], ids=["one-answer-for-two-copies", "an-answer-for-each"])
+def test_fewer_answers_than_copies(answers: int, acked: bool) -> None:
+    """A chat reply sent three times (original, loss probe, RTO re-send); the phone's first packet
+    after them D-SACKs the last copy. With one phone ID missing for the two earlier copies, one
+    of them was lost and nothing tells which. With two, both arrived, unless the reply was what
+    acknowledged the phone's message: then, had the first copy been lost, the phone's timer
+    (0.25 s here: 200 ms plus the RTT) re-sent the message before the loss probe came, and that
+    re-send may be one of the two (seeds 175 and 178 are this capture twice, with the first copy
+    lost in one and arrived in the other)."""
+    c = _chat_reply(54020 + acked, (0.1005, 0.36, 0.62), answers, acked)
     got = _reason(c, SERVER, 1, "spurious_retransmission", "retransmission", True)
-    assert got == (FEWER_ANSWERS if answers == 1 else None)
+    assert got == (FEWER_ANSWERS if answers == 1 or not acked else None)
     # the last copy is the one the D-SACK speaks for: never a miss without evidence
     assert _reason(c, SERVER, 2, "spurious_retransmission", "retransmission", True) is None
 
 
+@pytest.mark.parametrize("seen", [False, True], ids=["no-resend-seen", "resend-seen"])
+def test_fewer_answers_counts_only_resends_the_timer_allowed(seen: bool) -> None:
+    """The reply acknowledges the phone's message, two phone IDs are missing, but the loss probe
+    comes 0.22 s after the message, sooner than the phone's timer (0.25 s): the phone cannot have
+    re-sent it before the probe arrived, so both IDs answered copies. And when the probe is late
+    enough but the capture shows the phone's one re-send, that was the re-send: the two missing
+    IDs are answers again."""
+    copies = (0.1005, 0.50, 0.76) if seen else (0.1005, 0.32, 0.58)
+    c = _chat_reply(54025 + seen, copies, 2, acked=False, resent=seen)
+    assert _reason(c, SERVER, 1, "spurious_retransmission", "retransmission", True) is None
+
+
+@pytest.mark.parametrize("acked", [True, False], ids=["message-acked-first", "reply-acks-message"])
 @pytest.mark.parametrize("answers", [0, 1, 2], ids=["none", "two-lost", "one-lost"])
-def test_fewer_answers_only_where_the_copy_could_be_either(answers: int) -> None:
+def test_fewer_answers_only_where_the_copy_could_be_either(answers: int, acked: bool) -> None:
     """A chat reply sent four times, the last D-SACKed. With no phone ID missing, all three
     earlier copies were lost: each re-send was needed, and the capture says so. With one
     answer, two were lost: the second copy was needed if the first two were, needless
     otherwise, and the third was needed only if all three were; with two answers, one was lost
-    and the third copy was needless whichever it was (the bundled `send_text.server` frame 27)."""
-    c = Conn(Endpoint(PHONE, 54030, 3_000), Endpoint(SERVER, 443, 7_000))
-    t = c.handshake(1.0, rtt=0.05, near_client=False)
-    c.send(t + 0.1, c.client, 1, 100, rel_ack=1)
-    for dt in (0.1005, 0.36, 0.62, 1.15):
-        c.send(t + dt, c.server, 1, 29, rel_ack=101)
-    c.client.ip_id += answers
-    c.send(t + 1.2, c.client, 101, rel_ack=30, sack=[(1, 30)])
+    and the third copy was needless whichever it was (the bundled `send_text.server` frame 27),
+    unless the reply acknowledged the phone's message: then one of the two may be the phone's
+    re-send of it, and the first two copies lost."""
+    c = _chat_reply(54030 + acked, (0.1005, 0.36, 0.62, 1.15), answers, acked)
     second = _reason(c, SERVER, 1, "spurious_retransmission", "retransmission", True)
     third = _reason(c, SERVER, 2, "spurious_retransmission", "retransmission", True)
     assert (second, third) == {
         0: (None, None),
         1: (FEWER_ANSWERS, FEWER_ANSWERS),
-        2: (FEWER_ANSWERS, None),
+        2: (FEWER_ANSWERS, None if acked else FEWER_ANSWERS),
     }[answers]
 
 

@@ -18,6 +18,9 @@ kinds of miss the capture itself shows that nothing in it could tell:
   some arrived, and nothing in the capture says which (the D-SACK echoes the duplicate's
   TSval: Linux takes TS.Recent from it). Said only of a copy whose earlier copies may all have
   been lost: when one of three earlier copies was lost, the third was needless whichever it was.
+  Had they all been lost, the receiver's own data that only they acknowledged was re-sent by its
+  timer, and those re-sends take missing IDs too (seeds 175 and 178: the same capture, the
+  first copy lost in one and arrived in the other).
 - `answered only by resets`: a re-send, seen at its sender's side, of bytes first sent after
   the receiver's FIN, where every packet of the receiver after the first copy is a reset (or
   there is none). The receiver's application had closed: Linux answers each copy that reaches
@@ -32,7 +35,7 @@ from __future__ import annotations
 import polars as pl
 
 from tcpscope.lab.score import Check
-from tcpscope.tcpstate import FIN, MAX_IPID_GAP, RST
+from tcpscope.tcpstate import FIN, MAX_IPID_GAP, MIN_RTO_S, RST, SYN
 
 NO_ACK_SHOWED = "no ACK showed it"
 FIRST_OF_SIDE = "first of its side"
@@ -131,12 +134,57 @@ def _fewer_answers(segments: pl.DataFrame, frame: int) -> bool:
     unseen_bytes = int(cover["rel_seq"][0]) - (int(top) if top is not None else int(cover["rel_seq"][0]))
     if unseen_bytes > 0:
         missing -= -(-unseen_bytes // max(int(seen["len"].max() or 0), 1))
-    # `earlier - missing` of the earlier copies were lost, the others answered: the copy at
-    # `place` is a needed re-send in one story and a needless one in another only when every copy
-    # before it may have been lost and at least one copy drew an answer
+    # the copy at `place` is a needed re-send in one story and a needless one in another when at
+    # least one copy may have drawn an answer (needless: an earlier copy arrived) and the missing
+    # packets leave room for every copy before it to have been lost (needed): then at most
+    # `earlier - place` of them were answers, and the others the receiver's re-sends of its own
+    # data that only those copies acknowledged
     earlier = len(frames) - 1
     place = frames.index(frame)
-    return earlier >= 2 and 1 <= missing < earlier and 1 <= place <= earlier - missing and missing <= MAX_IPID_GAP
+    if not (earlier >= 2 and 1 <= missing <= MAX_IPID_GAP and 1 <= place):
+        return False
+    answers = max(missing - _own_resends(flow, mine, copies, copies.filter(pl.col("frame") == frame)["t"][0]), 0)
+    return answers <= earlier - place
+
+
+def _own_resends(flow: pl.DataFrame, mine: pl.Expr, copies: pl.DataFrame, t_place: float) -> int:
+    """How many times the receiver may have re-sent its own last data before the copy sent at
+    `t_place` reached it, had every copy before that one been lost: that data must have been
+    acknowledged first by the first copy (no packet of the sender before it covers it), and its
+    retransmission timer (at least MIN_RTO_S plus the RTT, doubling) had time to fire more often
+    than the capture shows it re-sent (seed 175: a chat reply
+    lost with the phone's two next packets, its message re-sent and the answer to the reply's
+    loss probe)."""
+    first = copies.sort("t").row(0, named=True)
+    data = flow.filter(~mine & (pl.col("len") > 0) & (pl.col("t") < first["t"])).tail(1)
+    if data.height == 0:
+        return 0
+    end, t_data = data["rel_seq"][0] + data["len"][0], data["t"][0]
+    acked_before = flow.filter(mine & pl.col("t").is_between(t_data, first["t"], closed="none") & (pl.col("rel_ack") >= end))
+    if acked_before.height or first["rel_ack"] is None or first["rel_ack"] < end:
+        return 0
+    # Linux's RTO is at least the smoothed RTT plus MIN_RTO_S; the re-sends the capture saw
+    # took their turns already
+    wait = MIN_RTO_S + _min_rtt(flow)
+    n = 0
+    while wait * (2 ** (n + 1) - 1) <= t_place - t_data:
+        n += 1
+    seen = flow.filter(~mine & (pl.col("len") > 0) & pl.col("t").is_between(t_data, t_place, closed="none")
+                       & (pl.col("rel_seq") < end))
+    return max(n - seen.height, 0)
+
+
+def _min_rtt(flow: pl.DataFrame) -> float:
+    """The connection's smallest RTT sample in seconds, else its handshake's span (SYN to the
+    ACK after the SYN-ACK: a round trip from either side), else 0."""
+    rtt = flow["rtt_ms"].min()
+    if rtt is not None:
+        return float(rtt) / 1000
+    syn = flow.filter((pl.col("flags") & SYN) != 0).sort("t")
+    if syn.height < 2:
+        return 0.0
+    ack = flow.filter((pl.col("t") > syn["t"][1]) & ((pl.col("flags") & SYN) == 0)).head(1)
+    return float(ack["t"][0] - syn["t"][0]) if ack.height else 0.0
 
 
 def _resets_only(segments: pl.DataFrame, frame: int) -> bool:
