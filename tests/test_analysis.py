@@ -577,11 +577,12 @@ def test_segments_after_a_lost_tail_resend(missing: int, wait: float, expected: 
         (0.31, "message", True, "retransmission"),
         (0.06, "message", False, "new"),
         (0.23, "message", True, "new"),
+        (0.28, "message", True, "new"),
         (0.31, "older", True, "new"),
         (0.31, "message", False, "new"),
     ],
-    ids=["re-sent-after-a-timeout", "a-round-trip-later", "sooner-than-a-round-trip-and-an-rto",
-         "echoes-an-older-packet", "phone-had-its-ack"],
+    ids=["re-sent-after-a-timeout", "a-round-trip-later", "sooner-than-a-round-trip-and-200-ms",
+         "sooner-than-a-round-trip-and-an-rto", "echoes-an-older-packet", "phone-had-its-ack"],
 )
 def test_reply_lost_with_its_ack(reply_after: float, echo: str, phone_resends: bool, expected: str) -> None:
     """Client-side capture of a chat. The phone sends a message; the server's reply, which also
@@ -590,7 +591,10 @@ def test_reply_lost_with_its_ack(reply_after: float, echo: str, phone_resends: b
     TSval. It acknowledges new bytes, so the lost-tail rule declines; it is the lost-reply
     rule's case. A reply a round trip after the message is an answer (the missing ID a lost
     pure ACK), and so is one echoing a packet from before the server's previous one, or one that
-    came sooner than the round trip (50 ms) and Linux's smallest RTO (200 ms) after the message. Without the
+    came sooner than the round trip (50 ms) and Linux's smallest RTO after the message: the
+    server's smoothed RTT (no less than 50 ms) plus 200 ms (the mirror case, seed 48: at the
+    server's side, the phone's next message 298 ms after the server's reply, the phone's pure
+    ACK of the reply lost). Without the
     phone's re-send, the missing packet was the server's ACK (which the phone got) and the
     segment a new message the server's application sent later."""
     c = Conn(Endpoint(PHONE, 53820, 59), Endpoint(SERVER, 443, 1_500_000))

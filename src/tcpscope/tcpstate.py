@@ -201,8 +201,10 @@ def _lost_reply(
     reply, and perhaps its loss probe), the segment acknowledges all the receiver's data, echoes
     a packet the receiver sent after the sender's previous packet, and comes at least a round
     trip (`min_rtt`: the receiver's data's, from the capture point) plus Linux's smallest RTO
-    after that packet; and the receiver, never acknowledged, has re-sent the end of its message
-    since. A lost pure ACK before a new message the application held that long differs there:
+    after that packet, which is the sender's smoothed RTT (no less than the minimum) plus
+    MIN_RTO_S (seeds 48, 81, 106, 110, 179, 180: the phone's next message 281-298 ms after the
+    server's reply, a round trip plus 200 ms and more, but not two); and the receiver, never
+    acknowledged, has re-sent the end of its message since. A lost pure ACK before a new message the application held that long differs there:
     its receiver had its ACK in time, or would have re-sent."""
     if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or ack != o_end or o_resent_end != ack:
         return False
@@ -216,7 +218,7 @@ def _lost_reply(
     t_echo = ts_time[h]
     if not (t_echo > p_t and o_resent_t > t_echo):
         return False
-    return t - t_echo >= _rtt(min_rtt) + MIN_RTO_S
+    return t - t_echo >= 2 * _rtt(min_rtt) + MIN_RTO_S
 
 
 @njit(cache=True)
