@@ -40,13 +40,13 @@ def test_context_shows_the_dropped_packet_between_its_captured_neighbours(parts)
     rows = context(segs, truth, log, after, "server", CLIENT_IP, before=4, after=2)
     hidden = rows.filter(pl.col("frame").is_null())
     assert hidden["ip_id"].to_list() == [drop["ip_id"]]
-    # it sits after the client's packet with the ID before it and before the asked-for frame
+    # it sits between the client's packets with the IDs before and after it
     order = rows["ip_id"].to_list()
     frames = rows["frame"].to_list()
+    client = rows["from_client"].to_list()
     i = order.index(drop["ip_id"])
-    assert frames[i + 1] == after
-    client_before = [o for o, f, c in zip(order[:i], frames[:i], rows["from_client"].to_list()[:i]) if c]
-    assert client_before[-1] == drop["ip_id"] - 1
+    assert [o for o, c in zip(order[:i], client[:i]) if c][-1] == drop["ip_id"] - 1
+    assert [f for f, c in zip(frames[i + 1:], client[i + 1:]) if c][0] == after
     # its bytes are the ones the capture later shows re-sent, labelled retransmission by both
     resent = segs.filter((pl.col("rel_seq") == hidden["rel_seq"][0]) & (pl.col("len") > 0)
                          & (pl.col("seg_class") == "retransmission"))
