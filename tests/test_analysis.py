@@ -725,6 +725,36 @@ def test_segments_lost_above_the_bytes_seen(top: str, expected: str) -> None:
     assert _classes(a.segments, PHONE) == ["new"] * 7 + ["retransmission"] + [expected] * 2
 
 
+@pytest.mark.parametrize(
+    "resend_at, tick, expected",
+    [(0.06, "same", "new"), (0.06, "next", "retransmission"), (0.3, "same", "retransmission")],
+    ids=["fast-resend-same-tick", "fast-resend-next-tick", "timer-resend-same-tick"],
+)
+def test_next_segment_in_the_tick_of_the_fast_resend_after_a_gap(resend_at: float, tick: str, expected: str) -> None:
+    """Server-side capture of an upload: segment 4 of eight is lost, one phone ID goes missing
+    right after segment 8, the highest seen, then the phone re-sends segment 4 and sends segment
+    9 at once. In the same clock tick as a fast re-send (60 ms after segment 8), segment 9 cannot
+    re-send hidden new data: nothing sent after the hidden packet could have been SACKed yet and
+    no timer fired, so the hidden packet was something else (seed 154: a needless re-send of a
+    late segment) and segment 9 is new. A tick later the lost-above count stands (the capture
+    cannot bound the phone's RTT in its ticks). After a timer re-send (300 ms, two IDs missing:
+    one may be an earlier fast re-send of segment 4, lost) the phone re-sends all it has not seen
+    SACKed in one go, the hidden segment 9 too."""
+    c = Conn(Endpoint(PHONE, 53930, 85), Endpoint(SERVER, 8080, 2_400_000))
+    t = c.handshake(33.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    _eight_with_the_fourth_lost(c, t, cli, srv)
+    hidden = 2 if resend_at >= 0.2 else 1
+    cli.ip_id += hidden
+    cli.ts += hidden
+    resend = c.send(t + resend_at, cli, 1 + 3 * MSS, MSS, rel_ack=1)  # segment 4 re-sent
+    c.send(t + resend_at + 0.0003, cli, 1 + 8 * MSS, MSS, rel_ack=1,
+           tsval=resend["opt_tsval"] + (tick == "next"))  # segment 9
+    c.send(t + resend_at + 0.0005, srv, 1, rel_ack=1 + 9 * MSS)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 7 + ["retransmission", expected]
+
+
 @pytest.mark.parametrize("gap_after, expected", [(0.01, "retransmission"), (0.08, "new")],
                          ids=["sooner-than-a-round-trip", "a-round-trip-later"])
 def test_new_segment_hidden_between_two_hole_resends(gap_after: float, expected: str) -> None:

@@ -249,6 +249,20 @@ def _lost_above(
 
 
 @njit(cache=True)
+def _same_tick_as_fast_resend(
+    i: np.int64, r: np.int64, tsval: np.ndarray, ts_ok: bool, t: np.ndarray, top_t: float
+) -> bool:
+    """Was row i, at the next byte expected, sent in the same clock tick as row r, the re-send
+    that showed an ID gap right after the highest segment, when r came sooner than a timer after
+    that segment? A sender learns of a loss from a SACK of something sent after it, or from its
+    timer; the only packet sent after the hidden one is r, too recent to be SACKed, and no timer
+    fired. So i is not a re-send of hidden new data at its bytes: the hidden packet was something
+    else, a needless re-send of a late segment (seed 154). After a timer re-send, the
+    sender re-sends everything not SACKed in one go, the hidden new data too (RFC 6298 5.4)."""
+    return ts_ok and tsval[i] >= 0 and tsval[i] == tsval[r] and t[r] - top_t < MIN_RTO_S
+
+
+@njit(cache=True)
 def _fast_resend_after_top(
     p_ipid: np.int64, p_t: float, top_ipid: np.int64, top_t: float, resent_t: float, resent_end: np.int64, s: np.int64
 ) -> bool:
@@ -866,10 +880,14 @@ def walk_flows(
                             lone_gap[d] = _ids_missing(ipid[i], p_ipid)
                 elif lost_top[d] > 0:
                     # re-sends a segment lost above the bytes seen, unless it was sent before the
-                    # re-send that showed the gap: then it is a hidden packet, late, not lost
-                    if not _sent_before(i, lost_top_row[d], tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d]):
-                        cls[i] = RETRANSMISSION
-                    lost_top[d] -= 1
+                    # re-send that showed the gap: then it is a hidden packet, late, not lost; or
+                    # in the same tick as that fast re-send: then nothing was lost above
+                    if _same_tick_as_fast_resend(i, lost_top_row[d], tsval, ts_ok[k], t, top_t[d]):
+                        lost_top[d] = 0
+                    else:
+                        if not _sent_before(i, lost_top_row[d], tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d]):
+                            cls[i] = RETRANSMISSION
+                        lost_top[d] -= 1
                 elif _lost_original(
                     sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, t[i], p_t,
                     o_data_t, min_rtt[d], below,
