@@ -49,12 +49,14 @@ def hidden_packets(log: pl.DataFrame, flow: pl.DataFrame, vantage: str, client_i
                          | _way(a["dst"], a["dport"], a["src"], a["sport"])))
     if drop.is_empty():
         return pl.DataFrame()
-    # a dropped packet has no arrival time: place it right after the latest arrival of the packets
-    # the relay took in before it in its direction (a queue's delay varies too much to add one)
-    fwd = log.filter((pl.col("dir") == to_vantage) & (pl.col("action") == "forward")).sort("idx").select(
-        "idx", pl.col("t_out_ns").cum_max().alias("_after"))
+    # a dropped packet has no arrival time: place it no sooner than the latest arrival of the
+    # packets the relay took in before it in its direction, nor than the shortest delay any packet
+    # had after its own arrival at the relay (a queue's delay varies too much to add a neighbour's)
+    fwd = log.filter((pl.col("dir") == to_vantage) & (pl.col("action") == "forward")).sort("idx")
+    least = (fwd["t_out_ns"] - fwd["t_in_ns"]).min() or 0
+    fwd = fwd.select("idx", pl.col("t_out_ns").cum_max().alias("_after"))
     drop = drop.sort("idx").join_asof(fwd, on="idx", strategy="backward").with_columns(
-        pl.coalesce(pl.col("_after") + 1, pl.col("t_in_ns")).alias("t_in_ns"))
+        pl.max_horizontal(pl.col("_after") + 1, pl.col("t_in_ns") + least).alias("t_in_ns"))
     bases = _bases(flow)
     # the side's flag in the analysis (the TCP client, which need not be the lab's client)
     side = flow.filter(pl.col("src") == drop["src"][0])["from_client"]
