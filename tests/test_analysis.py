@@ -991,6 +991,53 @@ def test_needless_resend_of_a_late_hole_above_a_lower_hole(hidden: int, expected
     )
 
 
+@pytest.mark.parametrize("shows_up, expected", [(True, "new"), (False, "retransmission")],
+                         ids=["hidden-packet-shows-up-late", "hidden-packet-never-shows"])
+def test_hidden_packet_that_shows_up_late_was_not_lost_above(shows_up: bool, expected: str) -> None:
+    """Client-side capture of a download: segments 4 and 6 of eight are held on the way and arrive
+    after segment 8 (`reordered`). The server re-sends both, needless by then: the re-send of
+    segment 4 is held too, so one server ID is missing right after segment 8 before the re-send of
+    segment 6, and the lost-above count takes it for new data lost above the bytes seen, and
+    segment 9, which follows at the next byte expected, for its re-send. When the hidden re-send
+    of segment 4 then arrives with its ID, the hidden packet was late, not lost, and segment 9 was
+    new (seed 200). If it never shows, the count stands."""
+    c = Conn(Endpoint(PHONE, 53940, 87), Endpoint(SERVER, 443, 2_500_000))
+    t = c.handshake(34.0, rtt=0.05)
+    srv, cli = c.server, c.client
+    late = {}
+    for k in range(8):
+        if k in (3, 5):
+            srv.ip_id += 1
+            srv.ts += 1
+            late[k] = (srv.ip_id, srv.ts)
+            continue
+        sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        if k < 3:
+            in_order = sent["opt_tsval"]
+        blocks = [(1 + 4 * MSS, 1 + min(k + 1, 5) * MSS)] + ([(1 + 6 * MSS, 1 + (k + 1) * MSS)] if k > 5 else [])
+        c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, 3) * MSS, tsecr=in_order,
+               sack=blocks if k > 3 else None)
+    for j, k in enumerate((3, 5)):  # the late originals
+        c.send(t + 0.009 + 0.0001 * j, srv, 1 + k * MSS, MSS, rel_ack=1, ip_id=late[k][0], tsval=late[k][1])
+    c.send(t + 0.0092, cli, 1, rel_ack=1 + 8 * MSS)
+    srv.ip_id += 1  # the needless re-send of segment 4, held on the way
+    srv.ts += 1
+    held = (srv.ip_id, srv.ts)
+    c.send(t + 0.052, srv, 1 + 5 * MSS, MSS, rel_ack=1)  # the re-send of segment 6, needless
+    c.send(t + 0.0522, cli, 1, rel_ack=1 + 8 * MSS, sack=[(1 + 5 * MSS, 1 + 6 * MSS)])
+    c.send(t + 0.060, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9
+    c.send(t + 0.0602, cli, 1, rel_ack=1 + 9 * MSS)
+    if shows_up:
+        c.send(t + 0.090, srv, 1 + 3 * MSS, MSS, rel_ack=1, ip_id=held[0], tsval=held[1])
+        c.send(t + 0.0902, cli, 1, rel_ack=1 + 9 * MSS, sack=[(1 + 3 * MSS, 1 + 4 * MSS)])
+    c.send(t + 0.1, srv, 1 + 9 * MSS, MSS, rel_ack=1)  # segment 10
+    a = analyze(frame(c), device=PHONE)
+    got = _classes(a.segments, SERVER)
+    assert got[:8] == ["new"] * 6 + ["reordered"] * 2
+    assert got[8:10] == ["spurious_retransmission", expected]
+    assert got[-1] == "new"
+
+
 @pytest.mark.parametrize("held, expected", [((3, 4), "new"), ((4,), "retransmission")],
                          ids=["two-held-together", "one-held"])
 def test_needless_resend_after_a_hidden_resend_of_the_late_segment_below(held: tuple, expected: str) -> None:

@@ -305,11 +305,30 @@ def _segments_below(holes: np.ndarray, n: np.int64, s: np.int64, seg: np.int64) 
 
 
 @njit(cache=True, inline="always")
-def _note_hidden(lost_top: np.ndarray, lost_top_row: np.ndarray, d: np.int64, n: np.int64, row: np.int64) -> None:
-    """Remember that `row`'s ID gap hid n segments of side d lost above the bytes seen (n > 0)."""
+def _note_hidden(
+    lost_top: np.ndarray, lost_top_row: np.ndarray, top_gap: np.ndarray, d: np.int64, n: np.int64, row: np.int64,
+    p_ipid: np.int64,
+) -> None:
+    """Remember that `row`'s ID gap (after `p_ipid`) hid n segments of side d lost above the bytes
+    seen (n > 0), and that no segment has been counted as their re-send yet."""
     if n > 0:
         lost_top[d] = n
         lost_top_row[d] = row
+        top_gap[d, 0] = p_ipid
+        top_gap[d, 1] = -1
+
+
+@njit(cache=True)
+def _gap_shows_up(top_gap: np.ndarray, d: np.int64, ipid: np.int64, gap_hi: np.int64, s: np.int64, e: np.int64,
+                  c_s: np.int64, c_e: np.int64) -> bool:
+    """Does this packet of side d carry one of the IDs hidden in the gap that the lost-above count
+    read (after top_gap[d, 0], before `gap_hi`), on bytes other than [c_s, c_e) of the last
+    segment counted as a re-send? Then a hidden packet was late, not lost, and not new data there
+    (seed 200: a needless re-send held 38 ms on the way)."""
+    lo = top_gap[d, 0]
+    if top_gap[d, 1] < 0 or ipid < 0 or lo < 0 or gap_hi < 0:
+        return False
+    return _s16(ipid - lo) > 0 and _s16(gap_hi - ipid) > 0 and (e <= c_s or s >= c_e)
 
 
 @njit(cache=True)
@@ -583,6 +602,7 @@ def walk_flows(
         first_data = np.full(2, -1, dtype=np.int64)  # each side's first data segment
         lost_top = np.zeros(2, dtype=np.int64)  # segments sent above max_end and lost (_lost_above)
         lost_top_row = np.full(2, -1, dtype=np.int64)  # the re-send whose ID gap showed them
+        top_gap = np.full((2, 2), -1, dtype=np.int64)  # the ID before that gap; the last segment counted
         win_drop = np.zeros(2, dtype=np.bool_)  # the bytes at una arrived and were discarded (window)
         resent_end = np.full(2, -1, dtype=np.int64)  # end and time of each side's latest re-send
         resent_t = np.full(2, -np.inf)
@@ -827,6 +847,11 @@ def walk_flows(
                     if lost_top_row[d] == r:
                         lost_top[d] = 0
                 lone[d] = -1
+            if ln > 0 and top_gap[d, 1] >= 0:
+                c = top_gap[d, 1]
+                if _gap_shows_up(top_gap, d, ipid[i], ipid[lost_top_row[d]], s, e, rel_seq[c], rel_seq[c] + plen[c]):
+                    cls[c] = NEW
+                    top_gap[d, 1] = -1
             if (fl & (SYN | RST)) != 0 and ln == 0:
                 continue
             if ln == 0:
@@ -866,6 +891,7 @@ def walk_flows(
                         and not _sent_before(i, lost_top_row[d], tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d])
                     ):
                         cls[i] = RETRANSMISSION
+                        top_gap[d, 1] = i
                         lost_top[d] -= (e - max_end[d] + max_len[d] - 1) // max_len[d]
                     else:
                         lost_top[d] = 0
@@ -887,6 +913,7 @@ def walk_flows(
                     else:
                         if not _sent_before(i, lost_top_row[d], tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d]):
                             cls[i] = RETRANSMISSION
+                            top_gap[d, 1] = i
                         lost_top[d] -= 1
                 elif _lost_original(
                     sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, t[i], p_t,
@@ -895,7 +922,7 @@ def walk_flows(
                     cls[i] = RETRANSMISSION  # its original never reached the capture point
                     lone[d] = i
                     lone_gap[d] = _ids_missing(ipid[i], p_ipid)
-                    _note_hidden(lost_top, lost_top_row, d, _tail_lost_after(ipid[i], p_ipid, t[i], p_t), i)
+                    _note_hidden(lost_top, lost_top_row, top_gap, d, _tail_lost_after(ipid[i], p_ipid, t[i], p_t), i, p_ipid)
                 elif _lost_reply(
                     sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, max_end[o],
                     t[i], tsecr[i], ts_seen[o], ts_time[o], p_t, _path_floor(min_rtt[o], path_rtt[f]), resent_end[o],
@@ -969,7 +996,7 @@ def walk_flows(
                                 _fast_resend_after_top(p_ipid, p_t, top_ipid[d], top_t[d], resent_t[d], resent_end[d], s),
                                 _path_floor(min_rtt[d], path_rtt[f]),
                             )
-                            _note_hidden(lost_top, lost_top_row, d, gap, i)
+                            _note_hidden(lost_top, lost_top_row, top_gap, d, gap, i, p_ipid)
                         elif plen[filler] > 0 or (flags[filler] & FIN) != 0:
                             cls[i] = REORDERED
                             late_seq[d, n_late[d] % _RECENT_LATE] = s
@@ -1014,7 +1041,7 @@ def walk_flows(
                             _fast_resend_after_top(p_ipid, p_t, top_ipid[d], top_t[d], resent_t[d], resent_end[d], s),
                             _path_floor(min_rtt[d], path_rtt[f]),
                         )
-                        _note_hidden(lost_top, lost_top_row, d, gap, i)
+                        _note_hidden(lost_top, lost_top_row, top_gap, d, gap, i, p_ipid)
                     # Karn: a re-sent range gives no RTT sample
                     if cls[i] != REORDERED:
                         for x in range(qh[d], qt[d]):
