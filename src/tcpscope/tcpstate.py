@@ -204,8 +204,9 @@ def _lost_reply(
     after that packet, which is the sender's smoothed RTT (no less than the minimum) plus
     MIN_RTO_S (seeds 48, 81, 106, 110, 179, 180: the phone's next message 281-298 ms after the
     server's reply, a round trip plus 200 ms and more, but not two); and the receiver, never
-    acknowledged, has re-sent the end of its message since. A lost pure ACK before a new message the application held that long differs there:
-    its receiver had its ACK in time, or would have re-sent."""
+    acknowledged, has re-sent the end of its message since. A lost pure ACK before a new message
+    the application held that long differs there: its receiver had its ACK in time, or would
+    have re-sent."""
     if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or ack != o_end or o_resent_end != ack:
         return False
     missing = _ids_missing(ipid, p_ipid)
@@ -849,7 +850,9 @@ def walk_flows(
                 lone[d] = -1
             if ln > 0 and top_gap[d, 1] >= 0:
                 c = top_gap[d, 1]
-                if _gap_shows_up(top_gap, d, ipid[i], ipid[lost_top_row[d]], s, e, rel_seq[c], rel_seq[c] + plen[c]):
+                if cls[c] == RETRANSMISSION and _gap_shows_up(
+                    top_gap, d, ipid[i], ipid[lost_top_row[d]], s, e, rel_seq[c], rel_seq[c] + plen[c]
+                ):
                     cls[c] = NEW
                     top_gap[d, 1] = -1
             if (fl & (SYN | RST)) != 0 and ln == 0:
@@ -922,7 +925,9 @@ def walk_flows(
                     cls[i] = RETRANSMISSION  # its original never reached the capture point
                     lone[d] = i
                     lone_gap[d] = _ids_missing(ipid[i], p_ipid)
-                    _note_hidden(lost_top, lost_top_row, top_gap, d, _tail_lost_after(ipid[i], p_ipid, t[i], p_t), i, p_ipid)
+                    _note_hidden(
+                        lost_top, lost_top_row, top_gap, d, _tail_lost_after(ipid[i], p_ipid, t[i], p_t), i, p_ipid
+                    )
                 elif _lost_reply(
                     sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, max_end[o],
                     t[i], tsecr[i], ts_seen[o], ts_time[o], p_t, _path_floor(min_rtt[o], path_rtt[f]), resent_end[o],

@@ -160,7 +160,9 @@ def _own_resends(flow: pl.DataFrame, mine: pl.Expr, copies: pl.DataFrame, t_plac
     if data.height == 0:
         return 0
     end, t_data = data["rel_seq"][0] + data["len"][0], data["t"][0]
-    acked_before = flow.filter(mine & pl.col("t").is_between(t_data, first["t"], closed="none") & (pl.col("rel_ack") >= end))
+    acked_before = flow.filter(
+        mine & pl.col("t").is_between(t_data, first["t"], closed="none") & (pl.col("rel_ack") >= end)
+    )
     if acked_before.height or first["rel_ack"] is None or first["rel_ack"] < end:
         return 0
     # Linux's RTO is at least the smoothed RTT plus MIN_RTO_S; the re-sends the capture saw
