@@ -991,6 +991,37 @@ def test_needless_resend_of_a_late_hole_above_a_lower_hole(hidden: int, expected
     )
 
 
+def _eight_down_with_late(c: Conn, t: float, held: tuple[int, ...]) -> None:
+    """The server sends eight full segments 1 ms apart; those in `held` (0-based) are held on the
+    way and arrive after the eighth, with their own IDs and TSvals. The phone ACKs each arrival,
+    echoing the last in-order segment's TSval and SACKing the runs that arrived above the first
+    held one (lowest first), then ACKs all eight."""
+    srv, cli = c.server, c.client
+    late = {}
+    for k in range(8):
+        if k in held:
+            srv.ip_id += 1
+            srv.ts += 1
+            late[k] = (srv.ip_id, srv.ts)
+            continue
+        sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        if k < held[0]:
+            in_order = sent["opt_tsval"]
+        runs: list[tuple[int, int]] = []
+        for j in range(held[0] + 1, k + 1):
+            if j in held:
+                continue
+            if runs and runs[-1][1] == 1 + j * MSS:
+                runs[-1] = (runs[-1][0], 1 + (j + 1) * MSS)
+            else:
+                runs.append((1 + j * MSS, 1 + (j + 1) * MSS))
+        c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, held[0]) * MSS, tsecr=in_order,
+               sack=runs or None)
+    for j, k in enumerate(held):  # the late originals
+        c.send(t + 0.009 + 0.0001 * j, srv, 1 + k * MSS, MSS, rel_ack=1, ip_id=late[k][0], tsval=late[k][1])
+    c.send(t + 0.0092, cli, 1, rel_ack=1 + 8 * MSS)
+
+
 @pytest.mark.parametrize("shows_up, expected", [(True, "new"), (False, "retransmission")],
                          ids=["hidden-packet-shows-up-late", "hidden-packet-never-shows"])
 def test_hidden_packet_that_shows_up_late_was_not_lost_above(shows_up: bool, expected: str) -> None:
@@ -1004,22 +1035,7 @@ def test_hidden_packet_that_shows_up_late_was_not_lost_above(shows_up: bool, exp
     c = Conn(Endpoint(PHONE, 53940, 87), Endpoint(SERVER, 443, 2_500_000))
     t = c.handshake(34.0, rtt=0.05)
     srv, cli = c.server, c.client
-    late = {}
-    for k in range(8):
-        if k in (3, 5):
-            srv.ip_id += 1
-            srv.ts += 1
-            late[k] = (srv.ip_id, srv.ts)
-            continue
-        sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
-        if k < 3:
-            in_order = sent["opt_tsval"]
-        blocks = [(1 + 4 * MSS, 1 + min(k + 1, 5) * MSS)] + ([(1 + 6 * MSS, 1 + (k + 1) * MSS)] if k > 5 else [])
-        c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, 3) * MSS, tsecr=in_order,
-               sack=blocks if k > 3 else None)
-    for j, k in enumerate((3, 5)):  # the late originals
-        c.send(t + 0.009 + 0.0001 * j, srv, 1 + k * MSS, MSS, rel_ack=1, ip_id=late[k][0], tsval=late[k][1])
-    c.send(t + 0.0092, cli, 1, rel_ack=1 + 8 * MSS)
+    _eight_down_with_late(c, t, (3, 5))
     srv.ip_id += 1  # the needless re-send of segment 4, held on the way
     srv.ts += 1
     held = (srv.ip_id, srv.ts)
@@ -1050,22 +1066,7 @@ def test_needless_resend_after_a_hidden_resend_of_the_late_segment_below(held: t
     c = Conn(Endpoint(PHONE, 53890, 89), Endpoint(SERVER, 443, 2_200_000))
     t = c.handshake(21.0, rtt=0.05)
     srv, cli = c.server, c.client
-    late = {}
-    for k in range(8):
-        if k in held:
-            srv.ip_id += 1
-            srv.ts += 1
-            late[k] = (srv.ip_id, srv.ts)
-            continue
-        sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
-        if k < held[0]:
-            in_order = sent["opt_tsval"]
-        top = held[-1] + 1
-        blocks = [(1 + top * MSS, 1 + (k + 1) * MSS)] if k >= top else None
-        c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, held[0]) * MSS, tsecr=in_order, sack=blocks)
-    for j, k in enumerate(held):  # the late originals
-        c.send(t + 0.009 + 0.0001 * j, srv, 1 + k * MSS, MSS, rel_ack=1, ip_id=late[k][0], tsval=late[k][1])
-    c.send(t + 0.0092, cli, 1, rel_ack=1 + 8 * MSS)
+    _eight_down_with_late(c, t, held)
     srv.ip_id += 1  # the re-send of segment 4, or segment 9: lost upstream
     srv.ts += 1
     c.send(t + 0.052, srv, 1 + 4 * MSS, MSS, rel_ack=1)  # the re-send of segment 5, needless
