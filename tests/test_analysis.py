@@ -648,15 +648,24 @@ def test_eifel_after_a_delayed_ack_of_two_resends() -> None:
     assert _classes(a.segments, PHONE) == ["new"] * 10 + ["retransmission"] * 2
 
 
-@pytest.mark.parametrize("shared, expected", [(False, "spurious_retransmission"), (True, "retransmission")],
-                         ids=["echo-names-the-first-resend", "echo-shared-with-another-packet"])
-def test_eifel_echo_of_an_earlier_resend_of_the_same_bytes(shared: bool, expected: str) -> None:
+@pytest.mark.parametrize(
+    "variant, expected",
+    [("unique", "spurious_retransmission"), ("shared-above", "spurious_retransmission"),
+     ("shared-at-left-edge", "retransmission")],
+    ids=["echo-names-the-first-resend", "echo-shared-with-a-segment-above", "echo-shared-at-the-left-edge"],
+)
+def test_eifel_echo_of_an_earlier_resend_of_the_same_bytes(variant: str, expected: str) -> None:
     """Phone-side capture of an upload: segments 3 and 5 are lost. Segment 3 is re-sent; segment
     5's first re-send is held on the way, and its second goes out before the ACK comes. The ACK
-    that covers them all echoes the first re-send of segment 5: only that copy, at the left edge,
-    sets TS.Recent (RFC 7323), so it delivered the bytes and the second was needless (seed 134).
-    The echo is newer than segment 3's re-send, so plain Eifel cannot tell. When another packet
-    carried the same TSval (`shared`, one clock tick), the echo names no copy: still a re-send."""
+    that covers them all echoes the first re-send of segment 5: only a copy at or below the
+    receiver's last ACK sets TS.Recent (RFC 7323), so that copy delivered the bytes and the second
+    was needless (seed 134). The echo is newer than segment 3's re-send, so plain Eifel cannot tell.
+
+    Another packet with the same TSval (one clock tick) changes nothing when it lies above that
+    last ACK (`shared-above`: new segment 11; seed 211). When segment 3's re-send shares it and no
+    ACK shows the receiver acknowledged 4001 before the second copy came (`shared-at-left-edge`),
+    segment 3's re-send may have set TS.Recent and a delayed ACK held it while the second copy
+    delivered the bytes: the echo names no copy, still a re-send."""
     c = Conn(Endpoint(PHONE, 53930, 89), Endpoint(SERVER, 443, 2_500_000))
     t = c.handshake(33.0, rtt=0.05)
     cli, srv = c.client, c.server
@@ -665,13 +674,15 @@ def test_eifel_echo_of_an_earlier_resend_of_the_same_bytes(shared: bool, expecte
     for k in (3, 5, 6, 7, 8, 9):
         sack = [(1 + 3 * MSS, 1 + 4 * MSS)] + ([(1 + 5 * MSS, 1 + (k + 1) * MSS)] if k > 4 else [])
         c.send(t + 0.05 + 0.001 * k, srv, 1, rel_ack=1 + 2 * MSS, sack=sack)
-    c.send(t + 0.062, cli, 1 + 2 * MSS, MSS, rel_ack=1)  # segment 3 re-sent
-    first = c.send(t + 0.063, cli, 1 + 4 * MSS, MSS, rel_ack=1)  # segment 5 re-sent, held
-    if shared:
+    three = c.send(t + 0.062, cli, 1 + 2 * MSS, MSS, rel_ack=1)  # segment 3 re-sent
+    tick = three["opt_tsval"] if variant == "shared-at-left-edge" else None
+    first = c.send(t + 0.063, cli, 1 + 4 * MSS, MSS, rel_ack=1, tsval=tick)  # segment 5 re-sent, held
+    if variant == "shared-above":
         c.send(t + 0.0631, cli, 1 + 10 * MSS, MSS, rel_ack=1, tsval=first["opt_tsval"])
-    c.send(t + 0.113, srv, 1, rel_ack=1 + 4 * MSS, sack=[(1 + 5 * MSS, 1 + 10 * MSS)])
+    if variant != "shared-at-left-edge":
+        c.send(t + 0.113, srv, 1, rel_ack=1 + 4 * MSS, sack=[(1 + 5 * MSS, 1 + 10 * MSS)])
     c.send(t + 0.14, cli, 1 + 4 * MSS, MSS, rel_ack=1)  # segment 5 again
-    top = 11 if shared else 10
+    top = 11 if variant == "shared-above" else 10
     c.send(t + 0.142, srv, 1, rel_ack=1 + top * MSS, tsecr=first["opt_tsval"])
     a = analyze(frame(c), device=PHONE)
     got = _classes(a.segments, PHONE)

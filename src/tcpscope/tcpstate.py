@@ -508,6 +508,18 @@ def _dropped_for_window(
     return False
 
 
+@njit(cache=True, inline="always")
+def _echo_predates(tsecr: np.int64, tsval_r: np.int64, s_r: np.int64, acked: np.int64) -> bool:
+    """Does an ACK that first covers re-send r (not SACKed) echo a TSval older than r's, where r
+    starts at or below an ACK the receiver had sent before (`acked`)? A receiver takes TS.Recent
+    from any segment at or below its last ACK (RFC 7323 4.3; Linux `tcp_replace_ts_recent`), and r
+    cannot have arrived before that ACK left (it would have moved it past r's start). So had r
+    arrived before this ACK, the echo would be r's TSval or newer: another copy delivered the
+    bytes, and r was needless, whatever other packets carry the echoed TSval (seed 211: the echoed
+    first re-send shared its tick with the segment below it)."""
+    return tsecr >= 0 and tsval_r >= 0 and s_r <= acked and _s32(tsecr - tsval_r) < 0
+
+
 @njit(cache=True)
 def _ts_unique(tsecr: np.int64, ts_ok: bool, ts_seen: np.ndarray, ts_count: np.ndarray) -> bool:
     """Did exactly one packet of the sender carry the TSval an ACK echoes (False: more, or not
@@ -559,6 +571,7 @@ def walk_flows(
         m = b - a
         max_end = np.full(2, np.iinfo(np.int64).min, dtype=np.int64)
         una = np.full(2, np.iinfo(np.int64).min, dtype=np.int64)
+        acked = np.full(2, np.iinfo(np.int64).min, dtype=np.int64)  # highest ACK the peer sent of each side
         peer_win = np.full(2, -1, dtype=np.int64)
         first_seq = np.zeros(2, dtype=np.int64)  # where the capture starts seeing each side's bytes
         ts_echo = np.full(2, -1, dtype=np.int64)  # newest TSecr the peer echoed: its TS.Recent
@@ -690,6 +703,7 @@ def walk_flows(
                                 # other packet carried: that copy arrived at the left edge
                                 if echoed >= 0 and r != echoed and t[r] > t[echoed]:
                                     spurious = spurious or (e_lo <= pend[o][j, 0] and pend[o][j, 1] <= e_hi)
+                                spurious = spurious or _echo_predates(tsecr[i], tsval[r], pend[o][j, 0], acked[o])
                             elif sack_seen[o]:
                                 pass  # with SACK the receiver reports needless copies itself (D-SACK)
                             elif np.isfinite(min_rtt[o]) and t[i] - t[r] < SPURIOUS_RTT_FRACTION * min_rtt[o]:
@@ -711,6 +725,7 @@ def walk_flows(
                         else:
                             j += 1
                     una[o] = ra
+                    acked[o] = ra
                     win_drop[o] = False
                     # holes the peer has acknowledged were filled out of the capture's sight
                     drop = 0
