@@ -1033,6 +1033,55 @@ def _eight_down_with_late(c: Conn, t: float, held: tuple[int, ...]) -> None:
     c.send(t + 0.0092, cli, 1, rel_ack=1 + 8 * MSS)
 
 
+@pytest.mark.parametrize("lag, expected", [(0.012, "retransmission"), (0.07, "new")],
+                         ids=["sooner-than-a-round-trip", "a-round-trip-later"])
+def test_hole_resent_in_an_earlier_gap_is_not_in_the_next(lag: float, expected: str) -> None:
+    """Server-side capture of an upload over a 50 ms path. Of 14 segments, 2 and 5 are lost; the
+    SACKs come back, and the phone sends new segments 15 and 16 with its re-send of segment 2
+    between them, lost again (an ID gap before segment 16, at the next byte expected: a hidden
+    re-send). Then segment 17 is lost above the bytes seen, and the re-send of segment 5 comes
+    right after that gap. Sooner than a round trip after segment 2's copy (`lag`), the sender
+    cannot have learnt that copy lost, so the gap hid segment 17, and its timer re-send later, at
+    the next byte expected, is a re-send (seed 210). A round trip later, the gap may hold segment
+    2's second copy: the same segment at the next byte expected is new data."""
+    c = Conn(Endpoint(PHONE, 53790, 41), Endpoint(SERVER, 8080, 3_000_000))
+    t = c.handshake(12.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+
+    def up(at: float, k: int) -> None:
+        """The phone's segment k+1, echoing the newest server packet it can have heard."""
+        sent = [r["opt_tsval"] for r in c.rows if r["src"] == SERVER and r["ts_ns"] <= (at - 0.05) * 1e9]
+        heard = sent[-1]
+        c.send(at, cli, 1 + k * MSS, MSS, rel_ack=1, tsecr=heard)
+
+    def hidden() -> None:
+        """A phone packet lost before the capture point: its IP ID and TSval are used up."""
+        cli.ip_id += 1
+        cli.ts += 1
+
+    for k in range(14):
+        if k in (1, 4):  # segments 2 and 5, lost upstream
+            hidden()
+            continue
+        up(t + 0.001 * k, k)
+        sack = [(1 + 2 * MSS, 1 + (k + 1) * MSS)]
+        if k > 4:
+            sack = [(1 + 5 * MSS, 1 + (k + 1) * MSS), (1 + 2 * MSS, 1 + 4 * MSS)]
+        c.send(t + 0.0002 + 0.001 * k, srv, 1, rel_ack=1 + MSS, sack=sack if k > 1 else None)
+    up(t + 0.05, 14)  # segment 15
+    hidden()  # segment 2's re-send, lost again
+    up(t + 0.051, 15)  # segment 16
+    hidden()  # segment 17 (or, a round trip later, segment 2's second copy), lost
+    up(t + 0.05 + lag, 4)  # segment 5's re-send
+    c.send(t + 0.0502 + lag, srv, 1, rel_ack=1 + MSS, sack=[(1 + 2 * MSS, 1 + 16 * MSS)])
+    up(t + 0.15, 1)  # segment 2 again, delivered
+    c.send(t + 0.1502, srv, 1, rel_ack=1 + 16 * MSS)
+    up(t + 0.45, 16)  # segment 17: the timer's re-send, or new data
+    c.send(t + 0.4502, srv, 1, rel_ack=1 + 17 * MSS)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 14 + ["retransmission"] * 2 + [expected]
+
+
 @pytest.mark.parametrize("shows_up, expected", [(True, "new"), (False, "retransmission")],
                          ids=["hidden-packet-shows-up-late", "hidden-packet-never-shows"])
 def test_hidden_packet_that_shows_up_late_was_not_lost_above(shows_up: bool, expected: str) -> None:
