@@ -49,6 +49,26 @@ def test_bundled_set_complete() -> None:
     assert any(n.endswith(".server.pcap") for n in ALL_PCAPS)
 
 
+def test_chat_schedule_is_the_seeds() -> None:
+    """Each seed plays its own chat schedule, and seed 1 (make-bundled's default) still plays the
+    one the bundled `send_text` capture was made with: the phone's first transmissions there are
+    its messages, `MSG c<n> <size bytes>` plus a newline in one TLS 1.3 record (22 bytes more)."""
+    from tcpscope.analysis import analyze
+    from tcpscope.decode import decode_capture
+    from tcpscope.lab.scenarios import scenarios
+
+    def sent(seed: int) -> list[int]:
+        script = scenarios(seed)["send_text"].main[0]["script"]
+        return [step[1] for step in script if step[0] == "send"]
+
+    segs = analyze(decode_capture(PCAP / "send_text.pcap").packets, device=CLIENT_IP).segments
+    new = segs.filter((pl.col("src") == CLIENT_IP) & (pl.col("len") > 0) & (pl.col("seg_class") == "new"))
+    wire = [size + len(f"MSG c{n} \n") + 22 for n, size in enumerate(sent(1), start=1)]
+    assert new["len"].to_list() == wire
+    assert sent(1) == sent(1) and len(sent(2)) == len(sent(1)) and sent(2) != sent(1)
+    assert len({tuple(sent(seed)) for seed in range(1, 9)}) == 8
+
+
 @pytest.mark.parametrize("name", ALL_PCAPS)
 def test_every_data_packet_has_truth(name: str) -> None:
     cap = read_raw_pcap(PCAP / name)

@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lab unavailable: {why}", file=sys.stderr)
         return 2
     if a.cmd == "run":
-        res = run_scenario(scenarios()[a.scenario], a.out, a.seed, a.truth, server_capture=a.server_capture)
+        res = run_scenario(scenarios(a.seed)[a.scenario], a.out, a.seed, a.truth, server_capture=a.server_capture)
         if res.kernel_drops:
             print(f"warning: tcpdump lost {res.kernel_drops} packets", file=sys.stderr)
         print(f"{res.pcap}: {truth_summary(res.truth)}")

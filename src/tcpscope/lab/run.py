@@ -185,7 +185,7 @@ def make_set(out_dir: Path, truth_dir: Path, seed: int, names: list[str],
     logged); `log` gets one line per capture."""
     out = []
     for n in names:
-        sc = scenarios()[n]
+        sc = scenarios(seed)[n]
         for _attempt in range(3):
             res = run_scenario(sc, out_dir, seed, truth_dir, server_capture=sc.server_capture)
             if res.kernel_drops == 0:
