@@ -250,32 +250,42 @@ def _lost_above(
 
 
 @njit(cache=True)
-def _hidden_resends(
-    sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, top_ipid: np.int64, o_data_t: float, p_t: float
+def _resent_lately(
+    i: np.int64, a: np.int64, d: np.int64, side: np.ndarray, t: np.ndarray, rel_seq: np.ndarray, plen: np.ndarray,
+    ipid: np.ndarray, cls: np.ndarray, low: np.int64, low_opener: np.int64, floor: float,
 ) -> np.int64:
-    """At the receiver's side, new data at the next byte expected comes after an ID gap that
-    follows the sender's highest segment, and it is no re-send of the hidden packets (the
-    lost-tail test said so): how many hidden packets were re-sends of holes, lost (0: no such
-    gap). New data hidden there would have left a hole before this segment, and the receiver's
-    side sent no data the sender had to acknowledge since (seed 210)."""
-    if sender_side or not step1 or p_ipid != top_ipid or o_data_t > p_t:
+    """At the receiver's side, before hole filler i of side d: how many packets an ID gap hid
+    sooner than a round trip (`floor`) before i, where they can only have been re-sends of holes,
+    the lowest first (0: no such gap). Such a gap sits between two new segments back to back
+    (the first then the highest), with no data from the other side between them: new data hidden
+    there would have left a hole, and there was nothing to acknowledge. The lowest hole (`low`,
+    opened at row `low_opener`) was then open and lowest (no segment below it came since), and the
+    sender re-sends a hole again only once a SACK of something sent after the copy shows it lost,
+    a round trip later at least, or after its timer: so i's own gap holds no copy of it (seed
+    210: the lowest hole's copy hidden 27 ms before, over a 48 ms path). Looked up only here, at a
+    hole filler with holes below it, so the walk keeps no state for it."""
+    if not np.isfinite(floor):
         return 0
-    return _ids_missing(ipid, p_ipid)
-
-
-@njit(cache=True)
-def _not_resent_lately(
-    lower: np.int64, holes: np.ndarray, n: np.int64, hid: np.ndarray, hid_t: float, t: float, floor: float
-) -> np.int64:
-    """`lower` (the segments of the open holes below a re-send whose hidden copies its ID gap may
-    hold), less the copies of the lowest hole already hidden by an earlier gap (`hid`, after time
-    `hid_t`, `_hidden_resends`) sooner than a round trip (`floor`) before this re-send: the sender
-    re-sends a hole again only once a SACK of something sent after the copy shows it lost, a round
-    trip later at least, or after its timer (MIN_RTO_S and more). Seed 210: the lowest hole's
-    copy hidden 27 ms before, where the gap held new data above the bytes seen."""
-    if n == 0 or hid[1] <= 0 or holes[0, 0] != hid[0] or not np.isfinite(floor) or t - hid_t >= floor:
-        return lower
-    return max(lower - hid[1], 0)
+    later = -1  # the side's next packet after row j
+    other_data = False  # the other side sent data between j and `later`
+    j = i - 1
+    while j >= a and t[i] - t[j] < floor:
+        if side[j] != d:
+            other_data = other_data or plen[j] > 0
+        else:
+            if plen[j] > 0 and rel_seq[j] < low:
+                return 0  # a segment below the lowest hole: it was not the lowest then
+            if (
+                later >= 0 and not other_data and j >= low_opener and plen[j] > 0 and plen[later] > 0
+                and cls[j] == NEW and cls[later] == NEW and rel_seq[later] == rel_seq[j] + plen[j]
+            ):
+                n = _ids_missing(ipid[later], ipid[j])
+                if n > 0:
+                    return n
+            later = j
+            other_data = False
+        j -= 1
+    return 0
 
 
 @njit(cache=True)
@@ -646,10 +656,6 @@ def walk_flows(
         lost_top = np.zeros(2, dtype=np.int64)  # segments sent above max_end and lost (_lost_above)
         lost_top_row = np.full(2, -1, dtype=np.int64)  # the re-send whose ID gap showed them
         top_gap = np.full((2, 2), -1, dtype=np.int64)  # the ID before that gap; the last segment counted
-        # a hidden re-send of the lowest hole inferred from an ID gap before new data (_hidden_resends):
-        # that hole's start, how many packets the gap hid, and the time before the gap
-        hid = np.full((2, 2), -1, dtype=np.int64)
-        hid_t = np.full(2, np.nan)
         win_drop = np.zeros(2, dtype=np.bool_)  # the bytes at una arrived and were discarded (window)
         resent_end = np.full(2, -1, dtype=np.int64)  # end and time of each side's latest re-send
         resent_t = np.full(2, -np.inf)
@@ -984,12 +990,6 @@ def walk_flows(
                     cls[i] = RETRANSMISSION  # a reply lost upstream, re-sent after a timeout
                     lone[d] = i
                     lone_gap[d] = _ids_missing(ipid[i], p_ipid)
-                elif nholes[d] > 0 and _hidden_resends(
-                    sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], o_data_t, p_t
-                ) > 0:
-                    hid[d, 0] = holes[d][0, 0]
-                    hid[d, 1] = _ids_missing(ipid[i], p_ipid)
-                    hid_t[d] = p_t
                 # PAWS at the receiver's side: discarded on arrival, its bytes stay a hole
                 top = e if _paws_discards(sender_vantage[k], ts_ok[k], tsval[i], ts_echo[d]) else s
                 if top > max_end[d]:
@@ -1049,9 +1049,11 @@ def walk_flows(
                         if not before:
                             cls[i] = RETRANSMISSION
                             lower = _segments_below(holes[d], nholes[d], s, max_len[d])
-                            lower = _not_resent_lately(
-                                lower, holes[d], nholes[d], hid[d], hid_t[d], t[i], _path_floor(min_rtt[d], path_rtt[f])
-                            )
+                            if lower > 0 and ipid_step1[k] and not sender_vantage[k]:
+                                lower = max(lower - _resent_lately(
+                                    i, a, d, side, t, rel_seq, plen, ipid, cls, holes[d][0, 0], holes[d][0, 2],
+                                    _path_floor(min_rtt[d], path_rtt[f]),
+                                ), 0)
                             gap = _lost_above(
                                 sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], lower,
                                 o_data_t, t[i], p_t,
