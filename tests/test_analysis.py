@@ -634,6 +634,29 @@ def test_dsack_of_part_of_a_resend(dsack_from: int, expected: str) -> None:
     assert _classes(a.segments, PHONE) == ["new"] * 3 + [expected]
 
 
+@pytest.mark.parametrize("reset_ts", [True, False], ids=["resets-with-timestamps", "resets-without-timestamps"])
+def test_eifel_on_a_chat_whose_resets_carry_no_timestamps(reset_ts: bool) -> None:
+    """Phone-side capture of a chat connection opened before the capture: the phone's message, its
+    timer re-send, and the server's reply (its first copy lost) echoing the message's first copy:
+    Eifel shows the re-send needless. The phone then closes, and resets the server's late data
+    twice; Linux's reset for a socket that is gone carries no timestamps (seed 235), and that
+    must not make the side's timestamps look unusable."""
+    c = Conn(Endpoint(PHONE, 53800, 5_000), Endpoint(SERVER, 443, 70_000))
+    cli, srv = c.client, c.server
+    first = c.send(1.0, cli, 1, 150, rel_ack=1)
+    c.send(1.25, cli, 1, 150, rel_ack=1)
+    c.send(1.33, srv, 1, 29, rel_ack=151, tsecr=first["opt_tsval"])
+    c.send(1.3301, cli, 151, rel_ack=30)
+    c.send(1.331, cli, 151, flags=FIN, rel_ack=30)
+    c.send(1.39, srv, 30, 24, rel_ack=152)
+    for k in range(2):
+        reset = c.send(1.3901 + 0.001 * k, cli, 152, flags=RST)
+        if not reset_ts:
+            reset["opt_tsval"] = reset["opt_tsecr"] = None
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new", "spurious_retransmission"]
+
+
 def test_eifel_after_a_delayed_ack_of_two_resends() -> None:
     """Phone-side capture of an upload: segments 3 and 4 lost, re-sent back to back, and one
     (delayed) ACK covers both, echoing the first re-send's TSval (RFC 7323 3.4). That echo is older

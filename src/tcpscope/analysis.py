@@ -11,6 +11,7 @@ import polars as pl
 from tcpscope import flows as flowmod
 from tcpscope import handshake, seqspace, tcpstate
 from tcpscope.context import OWN, Context, context_of, flow_ends, short_side
+from tcpscope.flows import RST
 from tcpscope.flowstats import flow_table
 
 Direction = Literal["up", "down", "auto"]
@@ -36,7 +37,9 @@ def _side_stats(df: pl.DataFrame) -> pl.DataFrame:
     `_side_traits` uses and drops."""
     ipid = pl.col("ip_id").cast(pl.Int64)
     d = _step(ipid, 1 << 16)
-    tsv = pl.col("opt_tsval").cast(pl.Int64)
+    # a reset often carries no timestamps (Linux's reset for a socket that is gone has none), so
+    # resets do not count when judging whether a side's TSvals are usable (seed 235)
+    tsv = pl.col("opt_tsval").cast(pl.Int64).filter((pl.col("flags") & RST) == 0)
     dts = _step(tsv, 1 << 32)
     d_own = _step(ipid.filter(OWN), 1 << 16)
     # steps between the IDs in counter order (a reordered packet is no gap), unwrapped
@@ -47,7 +50,7 @@ def _side_stats(df: pl.DataFrame) -> pl.DataFrame:
         .agg(
             ipid_seq=((d > 0) & (d < 1024)).mean().fill_null(0) >= 0.8,
             ipid_varies=ipid.n_unique() > 1,
-            ts_ok=(tsv.is_not_null().mean() >= 0.9) & ((dts >= 0).mean().fill_null(0) >= 0.9),
+            ts_ok=(tsv.is_not_null().mean().fill_null(0) >= 0.9) & ((dts >= 0).mean().fill_null(0) >= 0.9),
             _src=pl.col("src").first(),
             _own=OWN.sum(),
             _one=(steps == 1).sum(),
