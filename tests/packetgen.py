@@ -22,6 +22,11 @@ class Endpoint:
     ts: int = 1000
     wscale: int | None = 7
 
+    def lose(self, n: int = 1) -> None:
+        """n packets of this side the capture point never saw: their IP IDs and TSvals are used up."""
+        self.ip_id += n
+        self.ts += n
+
 
 @dataclass
 class Conn:
@@ -121,8 +126,7 @@ def chat_beside_an_upload(phone: str, server: str, one_counter: bool = False) ->
     chat_id = up.client.ip_id if one_counter else 50_000
     chat = Conn(Endpoint(phone, 53891, 97, ip_id=chat_id), Endpoint(server, 443, 2_300_000))
     t = chat.handshake(22.0, rtt=0.05, near_client=False)
-    chat.client.ip_id += 1  # the message, lost upstream
-    chat.client.ts += 1
+    chat.client.lose()  # the message, lost upstream
     chat.send(t + 0.3, chat.client, 1, 200, rel_ack=1)  # its re-send by the timer
     chat.send(t + 0.3002, chat.server, 1, rel_ack=201)
     chat.send(t + 0.5, chat.client, 201, flags=FIN | ACK, rel_ack=1)

@@ -101,8 +101,7 @@ def _download_seen_at_receiver(timestamps: bool, ip_ids: bool) -> Conn:
     sent = {}
     for k in range(1, 9):  # the server sends 8 segments in order (ip_id and TSval increase)
         sent[k] = (srv.ip_id + k if ip_ids else 0, srv.ts + k)
-    srv.ip_id += 8
-    srv.ts += 8
+    srv.lose(8)
 
     def arrive(when: float, k: int, retx: bool = False, ack: int = 1) -> None:
         ip_id, ts = sent[k]
@@ -165,8 +164,7 @@ def _lost_tail_at_receiver(next_gap: float | None = None, client_sends: bool = F
     t = c.handshake(2.0, rtt=0.05)
     srv = c.server
     _six_segments_down(c, t)
-    srv.ip_id += 1  # segment 7 (bytes 6 MSS .. 7 MSS) leaves the server and is lost
-    srv.ts += 1
+    srv.lose()  # segment 7 (bytes 6 MSS .. 7 MSS) leaves the server and is lost
     if client_sends:
         c.send(t + 0.1, c.client, 1, 100, rel_ack=1 + 6 * MSS)
     c.send(t + 0.336, srv, 1 + 6 * MSS, MSS, rel_ack=101 if client_sends else 1)  # the RTO re-send
@@ -209,8 +207,7 @@ def test_lost_tail_undone_when_the_missing_id_shows_up(late: bool) -> None:
     t = c.handshake(23.0, rtt=0.05)
     srv = c.server
     _six_segments_down(c, t)
-    srv.ip_id += 1
-    srv.ts += 1
+    srv.lose()
     held = (srv.ip_id, srv.ts)
     c.send(t + 0.136, srv, 1 + 6 * MSS, MSS, rel_ack=1)  # segment 7
     if late:
@@ -257,14 +254,12 @@ def test_lost_tail_ids_when_a_hole_is_open_below(hole_open: bool, expected: str)
     srv = c.server
     for k in range(8):
         if hole_open and k == 2:
-            srv.ip_id += 1
-            srv.ts += 1
+            srv.lose()
             continue
         c.send(t + 0.03 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
         sack = [(1 + 3 * MSS, 1 + (k + 1) * MSS)] if hole_open and k > 2 else None
         c.send(t + 0.0305 + 0.001 * k, c.client, 1, rel_ack=1 + (2 if hole_open else k + 1) * MSS, sack=sack)
-    srv.ip_id += 1  # hidden: segment 9's original, or segment 3's re-send
-    srv.ts += 1
+    srv.lose()  # hidden: segment 9's original, or segment 3's re-send
     c.send(t + 0.127, srv, 1 + 8 * MSS, MSS, rel_ack=1)
     if hole_open:
         c.send(t + 0.128, srv, 1 + 2 * MSS, MSS, rel_ack=1)
@@ -294,11 +289,9 @@ def test_loss_probe_of_the_last_segment_above_a_lost_one(story: str, expected: l
     t = c.handshake(31.0, rtt=0.05)
     srv = c.server
     _six_segments_down(c, t)
-    srv.ip_id += 1  # the 7th segment (bytes 6 MSS .. 7 MSS) is lost
-    srv.ts += 1
+    srv.lose()  # the 7th segment (bytes 6 MSS .. 7 MSS) is lost
     if story != "last-segment-sent-late":
-        srv.ip_id += 1  # and the tail with it
-        srv.ts += 1
+        srv.lose()  # and the tail with it
     c.send(t + 0.136, srv, 1 + 7 * MSS, 500, rel_ack=1)  # the tail
     c.send(t + 0.137, c.client, 1, rel_ack=1 + 6 * MSS, sack=[(1 + 7 * MSS, 1 + 7 * MSS + 500)])
     if story == "new-data-right-behind":
@@ -334,8 +327,7 @@ def _resend_after_pure_ack(overtaken: bool) -> Conn:
     srv = c.server
     for k in range(3):
         c.send(t + 0.03 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
-    srv.ip_id += 1  # the 4th segment leaves the server: ID and TSval taken
-    srv.ts += 1
+    srv.lose()  # the 4th segment leaves the server: ID and TSval taken
     lost_id, lost_ts = srv.ip_id, srv.ts
     c.send(t + 0.05, c.client, 1, 100, rel_ack=1 + 3 * MSS)
     c.send(t + 0.1, srv, 1 + 4 * MSS, rel_ack=101)  # pure ACK: seq is SND.NXT, past the 4th segment
@@ -520,8 +512,7 @@ def test_paws_discarded_resend_stays_a_resend() -> None:
     srv = c.server
     for k in range(16):  # enough packets that one TSval step back leaves timestamps usable for order
         if k in (2, 5):
-            srv.ip_id += 1  # lost upstream
-            srv.ts += 1
+            srv.lose()  # lost upstream
             continue
         c.send(t + 0.03 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
         c.send(t + 0.0305 + 0.001 * k, c.client, 1, rel_ack=1 + min(k + 1, 2) * MSS)
@@ -562,8 +553,7 @@ def test_segments_after_a_lost_tail_resend(missing: int, wait: float, expected: 
     t = c.handshake(11.0, rtt=0.05)
     srv = c.server
     _six_segments_down(c, t)
-    srv.ip_id += missing
-    srv.ts += missing
+    srv.lose(missing)
     c.send(t + 0.036 + wait, srv, 1 + 6 * MSS, MSS, rel_ack=1)  # the RTO re-send of segment 7
     c.send(t + 0.037 + wait, c.client, 1, rel_ack=1 + 7 * MSS)
     c.send(t + 0.087 + wait, srv, 1 + 7 * MSS, 300, rel_ack=1, flags=ACK | PSH | FIN)  # segment 8, with the FIN
@@ -605,8 +595,7 @@ def test_reply_lost_with_its_ack(reply_after: float, echo: str, phone_resends: b
         c.send(t + k + 0.05, c.server, 1 + 30 * k, 30, rel_ack=101 + 100 * k)
         c.send(t + k + 0.0501, c.client, 101 + 100 * k, rel_ack=31 + 30 * k)
     message = c.send(t + 4.0, c.client, 401, 200, rel_ack=121)
-    c.server.ip_id += 1  # the reply, lost upstream
-    c.server.ts += 1
+    c.server.lose()  # the reply, lost upstream
     if phone_resends:
         c.send(t + 4.21, c.client, 401, 200, rel_ack=121)  # no ACK came: the phone re-sends
     tsecr = (message if echo == "message" else earlier[2])["opt_tsval"]
@@ -719,8 +708,7 @@ def _eight_with_the_fourth_lost(c: Conn, t: float, sender: Endpoint, receiver: E
     echoing the third segment's TSval (RFC 7323: TS.Recent moves only at the left edge)."""
     for k in range(8):
         if k == 3:
-            sender.ip_id += 1
-            sender.ts += 1
+            sender.lose()
             continue
         sent = c.send(t + 0.001 * k, sender, 1 + k * MSS, MSS, rel_ack=1)
         if k < 3:
@@ -744,8 +732,7 @@ def test_segments_lost_above_the_bytes_seen(top: str, expected: str) -> None:
     _eight_with_the_fourth_lost(c, t, cli, srv)
     hidden = [(cli.ip_id + 1, cli.ts + 1), (cli.ip_id + 2, cli.ts + 2)]
     if top != "none":
-        cli.ip_id += 2  # segments 9 and 10
-        cli.ts += 2
+        cli.lose(2)  # segments 9 and 10
     c.send(t + 0.06, cli, 1 + 3 * MSS, MSS, rel_ack=1)  # re-send of the lowest hole
     c.send(t + 0.0602, srv, 1, rel_ack=1 + 8 * MSS)
     if top == "late":
@@ -779,8 +766,7 @@ def test_next_segment_in_the_tick_of_the_fast_resend_after_a_gap(resend_at: floa
     cli, srv = c.client, c.server
     _eight_with_the_fourth_lost(c, t, cli, srv)
     hidden = 2 if resend_at >= 0.2 else 1
-    cli.ip_id += hidden
-    cli.ts += hidden
+    cli.lose(hidden)
     resend = c.send(t + resend_at, cli, 1 + 3 * MSS, MSS, rel_ack=1)  # segment 4 re-sent
     c.send(t + resend_at + 0.0003, cli, 1 + 8 * MSS, MSS, rel_ack=1,
            tsval=resend["opt_tsval"] + (tick == "next"))  # segment 9
@@ -805,16 +791,14 @@ def test_new_segment_hidden_between_two_hole_resends(gap_after: float, expected:
     echo = c.rows[1]["opt_tsval"]  # the phone's data echoes the SYN/ACK: no RTT sample of 1 ms
     for k in range(8):
         if k in (3, 5):
-            cli.ip_id += 1
-            cli.ts += 1
+            cli.lose()
             continue
         c.send(t + 0.001 * k, cli, 1 + k * MSS, MSS, rel_ack=1, tsecr=echo)
         sack = [(1 + 4 * MSS, 1 + (k + 1) * MSS)] if k > 3 else None
         c.send(t + 0.0002 + 0.001 * k, srv, 1, rel_ack=1 + min(k + 1, 3) * MSS, sack=sack)
     c.send(t + 0.06, cli, 1 + 3 * MSS, MSS, rel_ack=1, tsecr=echo)  # segment 4 re-sent
     c.send(t + 0.0602, srv, 1, rel_ack=1 + 5 * MSS, sack=[(1 + 6 * MSS, 1 + 8 * MSS)])
-    cli.ip_id += 1  # segment 9, lost
-    cli.ts += 1
+    cli.lose()  # segment 9, lost
     c.send(t + 0.06 + gap_after, cli, 1 + 5 * MSS, MSS, rel_ack=1, tsecr=echo)  # segment 6 re-sent
     c.send(t + 0.0602 + gap_after, srv, 1, rel_ack=1 + 8 * MSS)
     c.send(t + 0.4, cli, 1 + 8 * MSS, MSS, rel_ack=1, tsecr=echo)  # segment 9 by the timer
@@ -838,12 +822,10 @@ def test_resend_above_the_next_byte_after_a_lost_resend(skip: int, expected: str
     t = c.handshake(18.0, rtt=0.05, near_client=False)
     cli, srv = c.client, c.server
     _eight_with_the_fourth_lost(c, t, cli, srv)
-    cli.ip_id += 2  # segments 9 and 10, lost
-    cli.ts += 2
+    cli.lose(2)  # segments 9 and 10, lost
     c.send(t + 0.06, cli, 1 + 3 * MSS, MSS, rel_ack=1)  # re-send of the lowest hole
     c.send(t + 0.0602, srv, 1, rel_ack=1 + 8 * MSS)
-    cli.ip_id += skip  # the RTO re-send of segment 9 (and with skip 2, segment 10's), lost
-    cli.ts += skip
+    cli.lose(skip)  # the RTO re-send of segment 9 (and with skip 2, segment 10's), lost
     c.send(t + 0.3001, cli, 1 + (8 + skip) * MSS, MSS, rel_ack=1)
     c.send(t + 0.55, cli, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9 again
     for j in range(2):
@@ -866,15 +848,13 @@ def test_resend_above_a_lower_hole_after_a_gap(hidden: int, expected: str) -> No
     cli, srv = c.client, c.server
     for k in range(16):
         if k in (9, 11):
-            cli.ip_id += 1
-            cli.ts += 1
+            cli.lose()
             continue
         c.send(t + 0.001 * k, cli, 1 + k * MSS, MSS, rel_ack=1)
         blocks = [(1 + 12 * MSS, 1 + (k + 1) * MSS)] if k > 11 else []
         blocks += [(1 + 10 * MSS, 1 + 11 * MSS)] if k >= 10 else []
         c.send(t + 0.0002 + 0.001 * k, srv, 1, rel_ack=1 + min(k + 1, 9) * MSS, sack=blocks or None)
-    cli.ip_id += hidden  # segment 10's fast re-send (and segment 17), lost
-    cli.ts += hidden
+    cli.lose(hidden)  # segment 10's fast re-send (and segment 17), lost
     c.send(t + 0.06, cli, 1 + 11 * MSS, MSS, rel_ack=1)  # fast re-send of segment 12
     c.send(t + 0.0602, srv, 1, rel_ack=1 + 9 * MSS, sack=[(1 + 10 * MSS, 1 + 16 * MSS)])
     c.send(t + 0.3, cli, 1 + 9 * MSS, MSS, rel_ack=1)  # the RTO re-send of segment 10
@@ -896,8 +876,7 @@ def test_timer_resend_of_the_lowest_hole(hidden: int, expected: str) -> None:
     t = c.handshake(12.0, rtt=0.05)
     srv = c.server
     _eight_with_the_fourth_lost(c, t, srv, c.client)
-    srv.ip_id += hidden
-    srv.ts += hidden
+    srv.lose(hidden)
     c.send(t + 0.31, srv, 1 + 3 * MSS, MSS, rel_ack=1)  # the RTO re-send of segment 4
     c.send(t + 0.3102, c.client, 1, rel_ack=1 + 8 * MSS)
     c.send(t + 0.36, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # new data, or re-sends of hidden segments
@@ -977,8 +956,7 @@ def test_needless_resend_of_a_late_hole_shows_the_gap(hidden: bool, expected: st
     held = (srv.ip_id + 4, srv.ts + 4)
     _eight_with_the_fourth_lost(c, t, srv, c.client)
     if hidden:
-        srv.ip_id += 1  # segment 9, lost upstream
-        srv.ts += 1
+        srv.lose()  # segment 9, lost upstream
     c.send(t + 0.009, srv, 1 + 3 * MSS, MSS, rel_ack=1, ip_id=held[0], tsval=held[1])  # segment 4, late
     c.send(t + 0.0092, c.client, 1, rel_ack=1 + 8 * MSS)
     c.send(t + 0.052, srv, 1 + 3 * MSS, MSS, rel_ack=1)  # the fast re-send of segment 4
@@ -1001,8 +979,7 @@ def test_needless_resend_of_a_late_hole_above_a_lower_hole(hidden: int, expected
     held = None
     for k in range(16):
         if k in (9, 11):
-            srv.ip_id += 1
-            srv.ts += 1
+            srv.lose()
             held = (srv.ip_id, srv.ts)
             continue
         sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
@@ -1011,8 +988,7 @@ def test_needless_resend_of_a_late_hole_above_a_lower_hole(hidden: int, expected
         blocks = [(1 + 12 * MSS, 1 + (k + 1) * MSS)] if k > 11 else []
         blocks += [(1 + 10 * MSS, 1 + 11 * MSS)] if k >= 10 else []
         c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, 9) * MSS, tsecr=in_order, sack=blocks or None)
-    srv.ip_id += hidden  # segment 10's fast re-send (and segment 17), lost
-    srv.ts += hidden
+    srv.lose(hidden)  # segment 10's fast re-send (and segment 17), lost
     c.send(t + 0.02, srv, 1 + 11 * MSS, MSS, rel_ack=1, ip_id=held[0], tsval=held[1])  # segment 12, late
     c.send(t + 0.0202, cli, 1, rel_ack=1 + 9 * MSS, tsecr=in_order, sack=[(1 + 10 * MSS, 1 + 16 * MSS)])
     c.send(t + 0.052, srv, 1 + 11 * MSS, MSS, rel_ack=1)  # the fast re-send of segment 12, needless
@@ -1034,8 +1010,7 @@ def _eight_down_with_late(c: Conn, t: float, held: tuple[int, ...]) -> None:
     late = {}
     for k in range(8):
         if k in held:
-            srv.ip_id += 1
-            srv.ts += 1
+            srv.lose()
             late[k] = (srv.ip_id, srv.ts)
             continue
         sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
@@ -1077,14 +1052,9 @@ def test_hole_resent_in_an_earlier_gap_is_not_in_the_next(lag: float, expected: 
         heard = sent[-1]
         c.send(at, cli, 1 + k * MSS, MSS, rel_ack=1, tsecr=heard)
 
-    def hidden() -> None:
-        """A phone packet lost before the capture point: its IP ID and TSval are used up."""
-        cli.ip_id += 1
-        cli.ts += 1
-
     for k in range(14):
         if k in (1, 4):  # segments 2 and 5, lost upstream
-            hidden()
+            cli.lose()
             continue
         up(t + 0.001 * k, k)
         sack = [(1 + 2 * MSS, 1 + (k + 1) * MSS)]
@@ -1092,9 +1062,9 @@ def test_hole_resent_in_an_earlier_gap_is_not_in_the_next(lag: float, expected: 
             sack = [(1 + 5 * MSS, 1 + (k + 1) * MSS), (1 + 2 * MSS, 1 + 4 * MSS)]
         c.send(t + 0.0002 + 0.001 * k, srv, 1, rel_ack=1 + MSS, sack=sack if k > 1 else None)
     up(t + 0.05, 14)  # segment 15
-    hidden()  # segment 2's re-send, lost again
+    cli.lose()  # segment 2's re-send, lost again
     up(t + 0.051, 15)  # segment 16
-    hidden()  # segment 17 (or, a round trip later, segment 2's second copy), lost
+    cli.lose()  # segment 17 (or, a round trip later, segment 2's second copy), lost
     up(t + 0.05 + lag, 4)  # segment 5's re-send
     c.send(t + 0.0502 + lag, srv, 1, rel_ack=1 + MSS, sack=[(1 + 2 * MSS, 1 + 16 * MSS)])
     up(t + 0.15, 1)  # segment 2 again, delivered
@@ -1119,8 +1089,7 @@ def test_hidden_packet_that_shows_up_late_was_not_lost_above(shows_up: bool, exp
     t = c.handshake(34.0, rtt=0.05)
     srv, cli = c.server, c.client
     _eight_down_with_late(c, t, (3, 5))
-    srv.ip_id += 1  # the needless re-send of segment 4, held on the way
-    srv.ts += 1
+    srv.lose()  # the needless re-send of segment 4, held on the way
     held = (srv.ip_id, srv.ts)
     c.send(t + 0.052, srv, 1 + 5 * MSS, MSS, rel_ack=1)  # the re-send of segment 6, needless
     c.send(t + 0.0522, cli, 1, rel_ack=1 + 8 * MSS, sack=[(1 + 5 * MSS, 1 + 6 * MSS)])
@@ -1150,8 +1119,7 @@ def test_needless_resend_after_a_hidden_resend_of_the_late_segment_below(held: t
     t = c.handshake(21.0, rtt=0.05)
     srv, cli = c.server, c.client
     _eight_down_with_late(c, t, held)
-    srv.ip_id += 1  # the re-send of segment 4, or segment 9: lost upstream
-    srv.ts += 1
+    srv.lose()  # the re-send of segment 4, or segment 9: lost upstream
     c.send(t + 0.052, srv, 1 + 4 * MSS, MSS, rel_ack=1)  # the re-send of segment 5, needless
     c.send(t + 0.0522, cli, 1, rel_ack=1 + 8 * MSS, sack=[(1 + 4 * MSS, 1 + 5 * MSS)])
     c.send(t + 0.35, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9: new, or the re-send of the hidden one
@@ -1171,16 +1139,14 @@ def test_needless_resend_of_the_first_of_two_late_holes() -> None:
     held = {}
     for k in range(8):
         if k in (3, 5):
-            srv.ip_id += 1
-            srv.ts += 1
+            srv.lose()
             held[k] = (srv.ip_id, srv.ts)
             continue
         sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
         if k < 3:
             in_order = sent["opt_tsval"]
         c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, 3) * MSS, tsecr=in_order)
-    srv.ip_id += 1  # segment 9, lost upstream
-    srv.ts += 1
+    srv.lose()  # segment 9, lost upstream
     for j, k in enumerate((3, 5)):  # the late originals
         c.send(t + 0.009 + 0.0005 * j, srv, 1 + k * MSS, MSS, rel_ack=1, ip_id=held[k][0], tsval=held[k][1])
     c.send(t + 0.0102, cli, 1, rel_ack=1 + 8 * MSS)
@@ -1225,8 +1191,7 @@ def test_syn_ack_with_ip_id_zero_keeps_the_lost_tail_rule() -> None:
     c.send(t, c.client, 1, rel_ack=1)
     srv = c.server
     _six_segments_down(c, t)
-    srv.ip_id += 1  # the last segment, lost upstream
-    srv.ts += 1
+    srv.lose()  # the last segment, lost upstream
     c.send(t + 0.336, srv, 1 + 6 * MSS, MSS, rel_ack=1)  # its RTO re-send
     a = analyze(frame(c), device=PHONE)
     assert _classes(a.segments, SERVER) == ["new"] * 6 + ["retransmission"]
@@ -1240,8 +1205,7 @@ def test_hole_the_peer_acknowledged_is_closed() -> None:
     t = c.handshake(12.0, rtt=0.05)
     for k in range(6):
         if k == 2:
-            c.client.ip_id += 1  # sent, but the capture point missed it
-            c.client.ts += 1
+            c.client.lose()  # sent, but the capture point missed it
             continue
         c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
     c.send(t + 0.05, c.server, 1, rel_ack=1 + 6 * MSS)

@@ -359,14 +359,13 @@ def _note_hidden(
 
 
 @njit(cache=True)
-def _gap_shows_up(top_gap: np.ndarray, d: np.int64, ipid: np.int64, gap_hi: np.int64, s: np.int64, e: np.int64,
-                  c_s: np.int64, c_e: np.int64) -> bool:
-    """Does this packet of side d carry one of the IDs hidden in the gap that the lost-above count
-    read (after top_gap[d, 0], before `gap_hi`), on bytes other than [c_s, c_e) of the last
-    segment counted as a re-send? Then a hidden packet was late, not lost, and not new data there
-    (seed 200: a needless re-send held 38 ms on the way)."""
-    lo = top_gap[d, 0]
-    if top_gap[d, 1] < 0 or ipid < 0 or lo < 0 or gap_hi < 0:
+def _gap_shows_up(ipid: np.int64, lo: np.int64, gap_hi: np.int64, s: np.int64, e: np.int64, c_s: np.int64,
+                  c_e: np.int64) -> bool:
+    """Does this packet carry one of the IDs hidden in the gap that the lost-above count read
+    (after `lo`, before `gap_hi`), on bytes other than [c_s, c_e) of the last segment counted as a
+    re-send? Then a hidden packet was late, not lost, and not new data there (seed 200: a needless
+    re-send held 38 ms on the way)."""
+    if ipid < 0 or lo < 0 or gap_hi < 0:
         return False
     return _s16(ipid - lo) > 0 and _s16(gap_hi - ipid) > 0 and (e <= c_s or s >= c_e)
 
@@ -905,7 +904,7 @@ def walk_flows(
             if ln > 0 and top_gap[d, 1] >= 0:
                 c = top_gap[d, 1]
                 if cls[c] == RETRANSMISSION and _gap_shows_up(
-                    top_gap, d, ipid[i], ipid[lost_top_row[d]], s, e, rel_seq[c], rel_seq[c] + plen[c]
+                    ipid[i], top_gap[d, 0], ipid[lost_top_row[d]], s, e, rel_seq[c], rel_seq[c] + plen[c]
                 ):
                     cls[c] = NEW
                     top_gap[d, 1] = -1
