@@ -1075,6 +1075,66 @@ def test_hole_resent_in_an_earlier_gap_is_not_in_the_next(lag: float, expected: 
     assert _classes(a.segments, PHONE) == ["new"] * 14 + ["retransmission"] * 2 + [expected]
 
 
+@pytest.mark.parametrize("lag, expected", [(0.012, "retransmission"), (0.07, "new")],
+                         ids=["sooner-than-a-round-trip", "a-round-trip-later"])
+def test_hole_resent_before_a_higher_hole_is_not_in_the_next_gap(lag: float, expected: str) -> None:
+    """Server-side capture of an upload over a 50 ms path. Of 20 segments, 2, 5 and 8 are lost.
+    The phone sends new segment 21, then its re-sends from the lowest hole up: segment 2's, lost
+    again (an ID gap right before the re-send of segment 5, a higher hole: a sender re-sends
+    holes from the lowest up, and segment 22 follows at the next byte after 21, so the gap hid no
+    new data), then segment 5's. Then segment 23 is lost above the bytes seen, and the re-send of
+    segment 8 comes right after that gap, with segment 2 the one hole below it. Sooner than a round
+    trip after segment 2's copy (`lag`), the gap hid segment 23, and its timer re-send later is a
+    re-send (seed 261, at the phone's side of a download: the lowest hole's copy hidden 26 ms
+    before, over a 49 ms path). A round trip later, the gap may hold segment 2's second copy."""
+    c = Conn(Endpoint(PHONE, 53792, 43), Endpoint(SERVER, 8080, 3_100_000))
+    t = c.handshake(12.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    got: set[int] = set()
+
+    def up(at: float, k: int) -> None:
+        """The phone's segment k+1, echoing the newest server packet it can have heard."""
+        sent = [r["opt_tsval"] for r in c.rows if r["src"] == SERVER and r["ts_ns"] <= (at - 0.05) * 1e9]
+        c.send(at, cli, 1 + k * MSS, MSS, rel_ack=1, tsecr=sent[-1])
+        got.add(k)
+
+    def ack(at: float) -> None:
+        """The server's ACK of what it holds, SACKing the runs above the first hole, newest first."""
+        una = next(k for k in range(max(got) + 2) if k not in got)
+        runs = [[k, k + 1] for k in sorted(got) if k > una]
+        merged: list[list[int]] = []
+        for r in runs:
+            if merged and merged[-1][1] == r[0]:
+                merged[-1][1] = r[1]
+            else:
+                merged.append(r)
+        sack = [(1 + lo * MSS, 1 + hi * MSS) for lo, hi in reversed(merged)][:3]
+        c.send(at, srv, 1, rel_ack=1 + una * MSS, sack=sack or None)
+
+    for k in range(20):
+        if k in (1, 4, 7):  # segments 2, 5 and 8, lost upstream
+            cli.lose()
+            continue
+        up(t + 0.001 * k, k)
+        ack(t + 0.0002 + 0.001 * k)
+    up(t + 0.05, 20)  # segment 21
+    cli.lose()  # segment 2's re-send, lost again
+    up(t + 0.0505, 4)  # segment 5's re-send
+    ack(t + 0.0507)
+    up(t + 0.051, 21)  # segment 22
+    cli.lose()  # segment 23 (or, a round trip later, segment 2's second copy), lost
+    up(t + 0.05 + lag, 7)  # segment 8's re-send
+    ack(t + 0.0502 + lag)
+    up(t + 0.15, 1)  # segment 2 again, delivered
+    ack(t + 0.1502)
+    up(t + 0.45, 22)  # segment 23: the timer's re-send, or new data
+    ack(t + 0.4502)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == (
+        ["new"] * 18 + ["retransmission", "new", "retransmission", "retransmission", expected]
+    )
+
+
 @pytest.mark.parametrize("shows_up, expected", [(True, "new"), (False, "retransmission")],
                          ids=["hidden-packet-shows-up-late", "hidden-packet-never-shows"])
 def test_hidden_packet_that_shows_up_late_was_not_lost_above(shows_up: bool, expected: str) -> None:

@@ -256,9 +256,11 @@ def _resent_lately(
 ) -> np.int64:
     """At the receiver's side, before hole filler i of side d: how many packets an ID gap hid
     sooner than a round trip (`floor`) before i, where they can only have been re-sends of holes,
-    the lowest first (0: no such gap). Such a gap sits between two new segments back to back
-    (the first then the highest), with no data from the other side between them: new data hidden
-    there would have left a hole, and there was nothing to acknowledge. The lowest hole (`low`,
+    the lowest first (0: no such gap). Such a gap sits after a new segment (then the highest),
+    with no data from the other side between, and before either the next new segment back to
+    back, or a re-send of a hole above the lowest when the side's next new segment after that
+    starts back to back (seed 261): new data hidden there would have left a hole, there was
+    nothing to acknowledge, and a sender re-sends holes from the lowest up. The lowest hole (`low`,
     opened at row `low_opener`) was then open and lowest (no segment below it came since), and the
     sender re-sends a hole again only once a SACK of something sent after the copy shows it lost,
     a round trip later at least, or after its timer: so i's own gap holds no copy of it (seed
@@ -268,6 +270,7 @@ def _resent_lately(
         return 0
     later = -1  # the side's next packet after row j
     other_data = False  # the other side sent data between j and `later`
+    next_new = np.int64(-1)  # where the side's first new segment after `later` starts
     j = i - 1
     while j >= a and t[i] - t[j] < floor:
         if side[j] != d:
@@ -275,13 +278,16 @@ def _resent_lately(
         else:
             if plen[j] > 0 and rel_seq[j] < low:
                 return 0  # a segment below the lowest hole: it was not the lowest then
-            if (
-                later >= 0 and not other_data and j >= low_opener and plen[j] > 0 and plen[later] > 0
-                and cls[j] == NEW and cls[later] == NEW and rel_seq[later] == rel_seq[j] + plen[j]
-            ):
-                n = _ids_missing(ipid[later], ipid[j])
-                if n > 0:
-                    return n
+            if later >= 0 and not other_data and j >= low_opener and plen[j] > 0 and plen[later] > 0 and cls[j] == NEW:
+                after = rel_seq[j] + plen[j]
+                if (cls[later] == NEW and rel_seq[later] == after) or (
+                    cls[later] == RETRANSMISSION and rel_seq[later] > low and next_new == after
+                ):
+                    n = _ids_missing(ipid[later], ipid[j])
+                    if n > 0:
+                        return n
+            if plen[j] > 0 and cls[j] == NEW:
+                next_new = rel_seq[j]
             later = j
             other_data = False
         j -= 1
