@@ -8,7 +8,15 @@ import pytest
 
 from packetgen import FIN, RST, Conn, Endpoint, frame
 from tcpscope.analysis import analyze
-from tcpscope.lab.evidence import FEWER_ANSWERS, FIRST_OF_SIDE, NO_ACK_SHOWED, RESETS_ONLY, bound_misses, unseen
+from tcpscope.lab.evidence import (
+    FEWER_ANSWERS,
+    FIRST_OF_SIDE,
+    GAP_FITS_BOTH,
+    NO_ACK_SHOWED,
+    RESETS_ONLY,
+    bound_misses,
+    unseen,
+)
 from tcpscope.lab.score import Check
 
 PHONE, SERVER = "192.168.2.2", "203.0.113.10"
@@ -93,6 +101,51 @@ def _chat_reply(port: int, copies: tuple[float, ...], answers: int, acked: bool,
     c.client.ip_id += answers
     c.send(t + copies[-1] + 0.05, c.client, 101, rel_ack=30, sack=[(1, 30)])
     return c
+
+
+@pytest.mark.parametrize(
+    "hidden, earlier, expected",
+    [(1, False, GAP_FITS_BOTH), (2, False, None), (1, True, None)],
+    ids=["one-hidden-one-hole-below", "more-hidden-than-holes-below", "earlier-gap-within-a-round-trip"],
+)
+def test_gap_after_the_highest_segment_fits_both(hidden: int, earlier: bool, expected: str | None) -> None:
+    """Phone-side capture of a download: of 12 segments, 3 and 8 are lost. The server sends new
+    segments 13 and 14, then `hidden` packets the capture never sees, then the re-send of
+    segment 8, with segment 3 the one hole below it; segment 15 comes much later. One hidden
+    packet may have been segment 3's re-send (then segment 15 is new) or segment 15 (then it is
+    its re-send): the capture cannot tell (seed 234). Two hidden packets cannot both have been
+    re-sends of one segment of holes; and with another gap sooner than a round trip before (here
+    between segments 13 and 14), the capture may show where segment 3's copy went (seeds 210
+    and 261), so the reason is not given there."""
+    c = Conn(Endpoint(PHONE, 54040 + hidden + 2 * earlier, 2_000), Endpoint(SERVER, 443, 8_000))
+    t = c.handshake(1.0, rtt=0.05)
+    srv, cli = c.server, c.client
+    got: set[int] = set()
+
+    def down(at: float, k: int) -> None:
+        """Segment k+1, echoing the newest phone packet the server can have heard; the phone's ACK."""
+        heard = [r["opt_tsval"] for r in c.rows if r["src"] == PHONE and r["ts_ns"] <= (at - 0.05) * 1e9]
+        c.send(at, srv, 1 + k * MSS, MSS, rel_ack=1, tsecr=heard[-1])
+        got.add(k)
+        una = next(j for j in range(max(got) + 2) if j not in got)
+        above = sorted(j for j in got if j > una)
+        sack = [(1 + above[0] * MSS, 1 + (above[-1] + 1) * MSS)] if above else None
+        c.send(at + 0.0001, cli, 1, rel_ack=1 + una * MSS, sack=sack)
+
+    for k in range(12):
+        if k in (2, 7):
+            srv.lose()
+        else:
+            down(t + 0.001 * k, k)
+    down(t + 0.05, 12)
+    if earlier:
+        srv.lose()
+    down(t + 0.051, 13)
+    srv.lose(hidden)
+    down(t + 0.06, 7)  # segment 8's re-send
+    down(t + 0.3, 2)  # segment 3's re-send
+    down(t + 0.5, 14)  # segment 15: new, or the re-send of the hidden packet
+    assert _reason(c, SERVER, 14, "retransmission", "new", False) == expected
 
 
 @pytest.mark.parametrize("acked", [True, False], ids=["message-acked-first", "reply-acks-message"])

@@ -1,6 +1,6 @@
 """Which misclassified segments left no evidence at the capture point (`verify` prints them).
 
-A truth label comes from the relay's log; the classifier sees only the capture. For three
+A truth label comes from the relay's log; the classifier sees only the capture. For these
 kinds of miss the capture itself shows that nothing in it could tell:
 - `no ACK showed it`: a segment truly `reordered`, seen at its sender's side, where no ACK of
   the receiver, before one covers the segment's bytes, SACKs bytes above it or repeats its ACK
@@ -27,6 +27,16 @@ kinds of miss the capture itself shows that nothing in it could tell:
   a closed socket with a reset from the stack, with IP ID 0, no SACK and no timestamp, so no
   answer counts or names the copy it answers (seed 127: a chat reply, its loss probe and its
   timer re-send after the phone's FIN; one reset seen).
+- `gap fits both`: a needed re-send, seen at the receiver's side, taken for new: it starts at
+  the highest byte seen, and the sender's packet after its highest segment was a re-send of a
+  hole, after an ID gap of no more packets than the segments of the holes still open below that
+  re-send, with no other ID gap of the sender's in the round trip before it. The hidden packets
+  were re-sends of those holes, lost again, or this segment's first copy, lost above the bytes
+  seen: the packets seen are the same, and so are their IDs (seed 234: the download's last
+  segment, with the FIN, hidden before the re-send of a hole with one hole below it; the
+  classifier takes the hidden packet for that hole's re-send). Said only where no earlier gap
+  shows that hole re-sent sooner than a round trip before (the classifier reads that: seeds
+  210 and 261).
 Any other miss is the classifier's (or not yet explained) and gets no reason.
 """
 
@@ -41,6 +51,7 @@ NO_ACK_SHOWED = "no ACK showed it"
 FIRST_OF_SIDE = "first of its side"
 FEWER_ANSWERS = "fewer answers than copies"
 RESETS_ONLY = "answered only by resets"
+GAP_FITS_BOTH = "gap fits both"
 
 
 def _segment(segments: pl.DataFrame, frame: int) -> dict:
@@ -200,6 +211,50 @@ def _resets_only(segments: pl.DataFrame, frame: int) -> bool:
     return fin.height > 0 and after.filter((pl.col("flags") & RST) == 0).height == 0
 
 
+def _ids_missing(later: int, earlier: int) -> int:
+    """How many IP IDs lie strictly between two packets of one sender (16-bit wrap)."""
+    return (later - earlier - 1) % 65536
+
+
+def _hole_segments_below(data: pl.DataFrame, s: int) -> int:
+    """How many segments (of the side's largest size, rounded up per hole) the holes below `s`
+    span between the bytes `data` (a side's data rows) holds, from its lowest byte up."""
+    seg = max(int(data["len"].max()), 1)
+    count, reach = 0, None
+    for lo, hi in sorted(zip(data["rel_seq"].to_list(), (data["rel_seq"] + data["len"]).to_list())):
+        if reach is not None and lo > reach and reach < s:
+            count += (min(lo, s) - reach + seg - 1) // seg
+        reach = hi if reach is None else max(reach, hi)
+    return count
+
+
+def _gap_fits_both(segments: pl.DataFrame, frame: int) -> bool:
+    """Could the ID gap after its side's highest segment, before a hole re-send, have hidden
+    either the segment at `frame` or re-sends of lower holes (see the module docstring)?"""
+    seg = _segment(segments, frame)
+    side = segments.filter(
+        (pl.col("flow_id") == seg["flow_id"]) & (pl.col("from_client") == seg["from_client"]) & (pl.col("t") < seg["t"])
+    ).sort("t", maintain_order=True).with_row_index("_i")
+    data = side.filter(pl.col("len") > 0)
+    if data.height == 0 or (data["rel_seq"] + data["len"]).max() != seg["rel_seq"]:
+        return False
+    top = data.filter(pl.col("rel_seq") + pl.col("len") == seg["rel_seq"]).row(0, named=True)
+    nxt = side.filter(pl.col("_i") == top["_i"] + 1)
+    if nxt.height == 0:
+        return False
+    q = nxt.row(0, named=True)
+    n = _ids_missing(q["ip_id"], top["ip_id"])
+    if q["len"] == 0 or q["rel_seq"] >= top["rel_seq"] or not 1 <= n <= MAX_IPID_GAP:
+        return False
+    recent = side.filter((pl.col("_i") <= q["_i"]) & (pl.col("t") >= q["t"] - _min_rtt(segments.filter(
+        pl.col("flow_id") == seg["flow_id"]))))
+    ids = recent["ip_id"].to_list()
+    gaps = sum(_ids_missing(b, a) > 0 for a, b in zip(ids, ids[1:]))
+    if gaps > 1:
+        return False  # another gap within a round trip may show a hole's copy
+    return _hole_segments_below(data.filter(pl.col("_i") < q["_i"]), q["rel_seq"]) >= n
+
+
 def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
     """The misses (`matched` rows whose prediction differs from the truth) with the reason the
     capture could not show them, or a null reason. `segments` is the analysis of the capture."""
@@ -210,7 +265,10 @@ def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
         if r["truth"] == "reordered" and r["pred"] == "new" and r.get("at_sender"):
             reason = NO_ACK_SHOWED if _no_ack_showed(segments, r["frame"]) else None
         elif r["truth"] == "retransmission" and r["pred"] == "new" and r.get("at_sender") is False:
-            reason = FIRST_OF_SIDE if _first_of_side(segments, r["frame"]) else None
+            if _first_of_side(segments, r["frame"]):
+                reason = FIRST_OF_SIDE
+            elif _gap_fits_both(segments, r["frame"]):
+                reason = GAP_FITS_BOTH
         elif {r["truth"], r["pred"]} == {"retransmission", "spurious_retransmission"} and r.get("at_sender"):
             if _fewer_answers(segments, r["frame"]):
                 reason = FEWER_ANSWERS
