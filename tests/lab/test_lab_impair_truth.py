@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from tcpscope.lab.impair import DirImpair, Impairer
 from tcpscope.lab.relay import LOG_SCHEMA
@@ -94,3 +95,34 @@ def test_labels() -> None:
                                       "spurious_retransmission", "spurious_retransmission"]
     assert lab["rel_seq"].to_list() == [0, 1000, 2000, 3000, 1000, 1000, 3000]
     assert lab.filter(pl.col("action") == "drop")["repaired"].to_list() == [True]
+
+
+@pytest.mark.parametrize("handshake", [True, False], ids=["handshake-logged", "no-handshake"])
+def test_paws_left_edge_starts_after_the_syn(handshake: bool) -> None:
+    """The first data segment is lost; two later ones arrive (above the hole), the hole's re-send is
+    held and arrives after a third, newer one; then the sender re-sends the hole again. The later
+    segments sat above a hole and set no TS.Recent, so the held re-send passed PAWS and delivered
+    the bytes: the second re-send was needless (seed 307). Without the handshake in the log, the
+    first segment delivered stands for the left edge, and PAWS discards the held re-send."""
+    s = 7_000
+    rows = [(0, s, 0x02, 0, None, "forward", 0)] if handshake else []
+    rows += [
+        (1, s + 1, 0x10, 1000, 100, "drop", 0),  # lost
+        (2, s + 1001, 0x10, 1000, 100, "forward", 20),
+        (3, s + 2001, 0x10, 1000, 101, "forward", 21),
+        (4, s + 1, 0x10, 1000, 110, "forward", 60),  # the hole's re-send, held past idx 5
+        (5, s + 3001, 0x10, 1000, 120, "forward", 50),
+        (6, s + 1, 0x10, 1000, 130, "forward", 70),  # the hole re-sent again
+    ]
+    recs = [
+        {"dir": "c2s", "idx": idx, "t_in_ns": idx, "t_out_ns": tout if action == "forward" else None,
+         "action": action, "reason": "random" if action == "drop" else None, "held": idx == 4, "proto": 6,
+         "src": "192.168.2.2", "dst": "203.0.113.10", "sport": 40000, "dport": 80, "seq": seq, "ack": 0,
+         "flags": flags, "win": 100, "len": ln, "ip_id": idx, "tsval": tsval, "ip_len": 52 + ln}
+        for idx, seq, flags, ln, tsval, action, tout in rows
+    ]
+    lab = label_log(pl.DataFrame(recs, schema=LOG_SCHEMA)).sort("idx")
+    assert lab["truth"].to_list() == [
+        "new", "new", "new", "retransmission", "new",
+        "spurious_retransmission" if handshake else "retransmission",
+    ]

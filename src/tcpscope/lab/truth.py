@@ -79,10 +79,16 @@ def _paws_accepted(pkts: pl.DataFrame, isn: int) -> dict[int, bool]:
     left edge is thrown away on arrival, so it was not delivered. TS.Recent is taken from
     segments that start at or below the receiver's next expected sequence number and reach it
     (RFC 7323 section 4.3; an old duplicate wholly below it is dropped before, as Linux does).
+    The receiver expects the first byte after the SYN (`isn`, relative 0) when the log holds the
+    handshake: segments that arrive first, past lost ones, sit above a hole and set no TS.Recent
+    (seed 307: the first four segments of a download lost, a hole re-send held 40 ms taken for
+    discarded because later segments had been counted as reaching the left edge). Without it,
+    the first segment delivered stands for the left edge.
     """
     fwd = pkts.filter((pl.col("action") == "forward") & pl.col("t_out_ns").is_not_null()).sort("t_out_ns")
     rel = _unwrap([isn, *fwd["seq"].to_list()])[1:]
-    rcv_nxt: int | None = None
+    first = pkts.sort("idx").head(1)
+    rcv_nxt: int | None = 0 if first.height and first["flags"][0] & 0x02 else None
     ooo = Ranges()
     ts_recent: int | None = None
     accepted: dict[int, bool] = {}
