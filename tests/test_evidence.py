@@ -12,6 +12,7 @@ from tcpscope.lab.evidence import (
     FEWER_ANSWERS,
     FIRST_OF_SIDE,
     GAP_FITS_BOTH,
+    MAY_BE_ANSWERS,
     NO_ACK_SHOWED,
     RESETS_ONLY,
     bound_misses,
@@ -146,6 +147,43 @@ def test_gap_after_the_highest_segment_fits_both(hidden: int, earlier: bool, exp
     down(t + 0.3, 2)  # segment 3's re-send
     down(t + 0.5, 14)  # segment 15: new, or the re-send of the hidden packet
     assert _reason(c, SERVER, 14, "retransmission", "new", False) == expected
+
+
+@pytest.mark.parametrize("late", [0.33, 0.03], ids=["both-copies-answerable", "probe-too-late-to-answer"])
+def test_missing_ids_may_be_answers(late: float) -> None:
+    """Server-side capture of a chat: the phone's message, the server's reply and its loss probe
+    0.3 s later; two phone IDs missing; the reply's timer re-send, and 10 ms after it the phone's
+    next message, `late` after the probe, acknowledging the reply and echoing the probe. The lost-reply rule takes it for the re-send
+    of a message whose first copy was lost (one ID) after its ACK of the probe (the other), and
+    so the probe for needed. The two IDs may as well have been the phone's ACK of the reply and
+    its D-SACK of the probe, both lost, and the message new (seed 187). When the message arrives
+    sooner than a round trip after the probe, the phone cannot have answered the probe: only
+    one ID can be an answer, and the reason is not given."""
+    c = Conn(Endpoint(PHONE, 54050 + (late < 0.1), 5_000), Endpoint(SERVER, 443, 9_500))
+    t = c.handshake(1.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    for k in range(6):  # earlier exchanges, each message answered and the answer acknowledged
+        c.send(t + k, cli, 1 + 100 * k, 100, rel_ack=1 + 29 * k)
+        c.send(t + k + 0.0005, srv, 1 + 29 * k, 29, rel_ack=101 + 100 * k)
+        c.send(t + k + 0.05, cli, 101 + 100 * k, rel_ack=30 + 29 * k)
+    t += 6
+    c.send(t + 0.1, cli, 601, 100, rel_ack=175)
+    c.send(t + 0.1005, srv, 175, 29, rel_ack=701)  # the reply
+    probe = c.send(t + 0.4, srv, 175, 29, rel_ack=701)  # its loss probe
+    cli.lose(2)
+    if late > 0.1:
+        c.send(t + 0.72, srv, 175, 29, rel_ack=701, tsecr=cli.ts - 2)  # its timer re-send
+    c.send(t + 0.4 + late, cli, 701, 120, rel_ack=204, tsecr=probe["opt_tsval"])  # the phone's next message
+    c.send(t + 0.4 + late + 0.0005, srv, 204, 29, rel_ack=821)
+    assert _reason(c, PHONE, 7, "new", "retransmission", False) == (MAY_BE_ANSWERS if late > 0.1 else None)
+    segs = analyze(frame(c), device=PHONE).segments
+    if late > 0.1:  # the case the lost-reply rule reads: the probe's miss follows the message's
+        assert segs.filter((pl.col("src") == PHONE) & (pl.col("len") > 0))["seg_class"].to_list() == [
+            *["new"] * 7,
+            "retransmission",
+        ]
+        assert _reason(c, SERVER, 7, "spurious_retransmission", "retransmission", True) == MAY_BE_ANSWERS
+        assert _reason(c, SERVER, 8, "spurious_retransmission", "retransmission", True) is None  # not the first
 
 
 @pytest.mark.parametrize("acked", [True, False], ids=["message-acked-first", "reply-acks-message"])

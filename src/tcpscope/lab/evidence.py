@@ -37,6 +37,20 @@ kinds of miss the capture itself shows that nothing in it could tell:
   classifier takes the hidden packet for that hole's re-send). Said only where no earlier gap
   shows that hole re-sent sooner than a round trip before (the classifier reads that: seeds
   210 and 261).
+- `missing IDs may be answers`: a segment, seen at its receiver's side and taken for the re-send
+  of a message whose first copy was lost (the lost-reply rule), that starts at the next byte
+  expected and acknowledges new data of the other side, after one or two missing IDs of its
+  sender, no more than the other side's data packets sent after the sender's previous packet
+  and a round trip or more before this one arrived. Those IDs may have been the first copy (and
+  an answer), or answers only, ACKs and D-SACKs of the other side's copies (or a re-send of the
+  sender's own last message, which a lost copy of the other's would have acknowledged), lost on
+  the way, with the segment new; and the other side's re-send its first packet covers is then
+  needless or needed with it (seed 187: the phone's ACK of a chat reply and its D-SACK of the
+  reply's loss probe, both lost, then its next message 326 ms after the probe, echoing it; seed
+  308: the reply lost, the phone's re-send of its message, the probe's ACK lost). Said of
+  both: the segment, and at the sender's side a re-send whose bytes the receiver's first
+  packet that covers them acknowledges, when that packet is such a segment and came a round
+  trip or more after the re-send (one it could not have answered was needless either way).
 Any other miss is the classifier's (or not yet explained) and gets no reason.
 """
 
@@ -45,13 +59,14 @@ from __future__ import annotations
 import polars as pl
 
 from tcpscope.lab.score import Check
-from tcpscope.tcpstate import FIN, MAX_IPID_GAP, MIN_RTO_S, RST, SYN
+from tcpscope.tcpstate import FIN, MAX_IPID_GAP, MIN_RTO_S, PROBE_MAX_MISSING, RST, SYN
 
 NO_ACK_SHOWED = "no ACK showed it"
 FIRST_OF_SIDE = "first of its side"
 FEWER_ANSWERS = "fewer answers than copies"
 RESETS_ONLY = "answered only by resets"
 GAP_FITS_BOTH = "gap fits both"
+MAY_BE_ANSWERS = "missing IDs may be answers"
 
 
 def _segment(segments: pl.DataFrame, frame: int) -> dict:
@@ -255,6 +270,52 @@ def _gap_fits_both(segments: pl.DataFrame, frame: int) -> bool:
     return _hole_segments_below(data.filter(pl.col("_i") < q["_i"]), q["rel_seq"]) >= n
 
 
+def _may_be_answers(segments: pl.DataFrame, frame: int) -> bool:
+    """Could the IDs missing before the in-order segment at `frame` have been its sender's answers
+    to the other side's data, as well as a lost first copy of it (see the module docstring)?"""
+    seg = _segment(segments, frame)
+    flow = segments.filter(pl.col("flow_id") == seg["flow_id"]).sort("t", maintain_order=True)
+    mine = flow.filter((pl.col("from_client") == seg["from_client"]) & (pl.col("t") < seg["t"]))
+    if mine.height == 0 or seg["rel_ack"] is None:
+        return False
+    prev = mine.row(mine.height - 1, named=True)
+    data = mine.filter(pl.col("len") > 0)
+    top = (data["rel_seq"] + data["len"]).max() if data.height else seg["rel_seq"]
+    n = _ids_missing(seg["ip_id"], prev["ip_id"])
+    if seg["rel_seq"] != top or prev["rel_ack"] is None or seg["rel_ack"] <= prev["rel_ack"]:
+        return False
+    if not 1 <= n <= PROBE_MAX_MISSING:
+        return False
+    theirs = flow.filter(
+        (pl.col("from_client") != seg["from_client"])
+        & ((pl.col("len") > 0) | ((pl.col("flags") & FIN) != 0))
+        & (pl.col("t") > prev["t"])
+        & (pl.col("t") <= seg["t"] - _min_rtt(flow))
+    )
+    return n <= theirs.height
+
+
+def _acked_by_may_be_answers(segments: pl.DataFrame, frame: int) -> bool:
+    """Is the receiver's first packet that acknowledges all of the re-send at `frame` one taken for
+    a lost message's re-send where the missing IDs may have been answers?"""
+    seg = _segment(segments, frame)
+    hi = seg["rel_seq"] + seg["len"]
+    cover = segments.filter(
+        (pl.col("flow_id") == seg["flow_id"])
+        & (pl.col("from_client") != seg["from_client"])
+        & (pl.col("t") > seg["t"])
+        & (pl.col("rel_ack") >= hi)
+    ).sort("t", maintain_order=True)
+    if cover.height == 0:
+        return False
+    first = cover.row(0, named=True)
+    if first["len"] == 0 or first["seg_class"] != "retransmission":
+        return False
+    # a re-send that reached the receiver after it sent that packet is needless in both stories
+    rtt = _min_rtt(segments.filter(pl.col("flow_id") == seg["flow_id"]))
+    return seg["t"] <= first["t"] - rtt and _may_be_answers(segments, first["frame"])
+
+
 def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
     """The misses (`matched` rows whose prediction differs from the truth) with the reason the
     capture could not show them, or a null reason. `segments` is the analysis of the capture."""
@@ -274,6 +335,10 @@ def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
                 reason = FEWER_ANSWERS
             elif _resets_only(segments, r["frame"]):
                 reason = RESETS_ONLY
+            elif _acked_by_may_be_answers(segments, r["frame"]):
+                reason = MAY_BE_ANSWERS
+        elif r["truth"] == "new" and r["pred"] == "retransmission" and r.get("at_sender") is False:
+            reason = MAY_BE_ANSWERS if _may_be_answers(segments, r["frame"]) else None
         reasons.append(reason)
     return miss.with_columns(reason=pl.Series(reasons, dtype=pl.String))
 
