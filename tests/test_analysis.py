@@ -453,6 +453,26 @@ def test_receiver_dsack_shows_a_copy_from_before_the_capture(dsack: bool, expect
     assert _classes(a.segments, SERVER) == [expected, "new"]
 
 
+@pytest.mark.parametrize("acked, expected", [(False, "retransmission"), (True, "spurious_retransmission")],
+                         ids=["ack-below-the-first-bytes-seen", "ack-covers-them"])
+def test_resend_of_bytes_from_before_the_capture_the_receiver_lacked(acked: bool, expected: str) -> None:
+    """Phone-side capture of a chat whose handshake came before the capture started (seed 309). The
+    server's first packet is a pure ACK, then a message; the phone's ACK stays below it and SACKs
+    it: the phone lacks the message before, sent before the capture started and lost on the way.
+    The server's re-send of that one, 59 ms later, was needed, though the capture started seeing
+    the server's bytes above it. When the phone's ACK covers both (the earlier message had come
+    before the capture), a re-send of it is needless."""
+    c = Conn(Endpoint(PHONE, 53730, 19), Endpoint(SERVER, 443, 310_000))
+    cli, srv = c.client, c.server
+    c.send(10.0, srv, 256, rel_ack=1)
+    c.send(10.011, srv, 256, 255, rel_ack=1)
+    c.send(10.0111, cli, 1, rel_ack=511 if acked else 1, sack=None if acked else [(256, 511)])
+    c.send(10.07, srv, 1, 255, rel_ack=1)  # the earlier message again
+    c.send(10.0701, cli, 1, rel_ack=511, sack=[(1, 256)] if acked else None)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new", expected]
+
+
 @pytest.mark.parametrize("echo, expected", [("this-copy", "spurious_retransmission"), ("older", "new"), ("none", "new")],
                          ids=["dsack-echoes-it", "dsack-echoes-an-older-packet", "plain-ack"])
 def test_sender_dsack_shows_a_copy_from_before_the_capture(echo: str, expected: str) -> None:

@@ -249,6 +249,27 @@ def _lost_above(
     return max(_ids_missing(ipid, p_ipid) - resent, 0)
 
 
+_PEER_ACK_LOOKBACK = 64  # rows _peer_acked looks back for the peer's latest ACKs
+
+
+@njit(cache=True)
+def _peer_acked(
+    i: np.int64, a: np.int64, d: np.int64, side: np.ndarray, has_ack: np.ndarray, rel_ack: np.ndarray,
+    una: np.int64,
+) -> np.int64:
+    """What the peer of side d had acknowledged before row i: the highest of its ACKs among the
+    last _PEER_ACK_LOOKBACK rows (cumulative ACKs only grow), else `una`. `una` starts where the
+    capture started seeing the side's bytes, so an ACK below that, saying the receiver lacks
+    bytes sent before the capture, never moves it (seed 309: a chat reply's first copy lost, the
+    next seen first, the phone's ACK below it). Looked up only at a re-send of such bytes, and
+    bounded, so a flow seen one way only costs no more than a constant per segment."""
+    hi = np.iinfo(np.int64).min
+    for j in range(i - 1, max(a, i - _PEER_ACK_LOOKBACK) - 1, -1):
+        if side[j] != d and has_ack[j] and rel_ack[j] > hi:
+            hi = rel_ack[j]
+    return hi if hi != np.iinfo(np.int64).min else una
+
+
 @njit(cache=True)
 def _resent_lately(
     i: np.int64, a: np.int64, d: np.int64, side: np.ndarray, t: np.ndarray, rel_seq: np.ndarray, plen: np.ndarray,
@@ -1093,7 +1114,7 @@ def walk_flows(
                         hist[d][nhist[d]] = pend[d][npend[d], :4]
                         nhist[d] += 1
                         npend[d] += 1
-                    elif s < first_seq[d] and una[d] < e:
+                    elif s < first_seq[d] and _peer_acked(i, a, d, side, has_ack, rel_ack, una[d]) < e:
                         # sent before the capture started and not yet acknowledged: lost upstream
                         cls[i] = RETRANSMISSION
                     else:
