@@ -95,6 +95,21 @@ class Conn:
         self.rows.append(row)
         return row
 
+    def heard(self, src: str, at: float, rtt: float = 0.05) -> int:
+        """The TSval of `src`'s newest packet sent at least `rtt` before `at`: what its peer, at the
+        other end of a path of that round trip from the capture point, can echo then."""
+        return [r["opt_tsval"] for r in self.rows if r["src"] == src and r["ts_ns"] <= (at - rtt) * 1e9][-1]
+
+    def exchanges(self, t: float, n: int) -> float:
+        """n chat exchanges from `t`, one a second, seen at the server: the phone's 100-byte message,
+        the server's 29-byte reply at once, the phone's ACK a round trip later (its IP IDs count by
+        1, so the side shows its pattern). Returns the time after them."""
+        for k in range(n):
+            self.send(t + k, self.client, 1 + 100 * k, 100, rel_ack=1 + 29 * k)
+            self.send(t + k + 0.0005, self.server, 1 + 29 * k, 29, rel_ack=101 + 100 * k)
+            self.send(t + k + 0.05, self.client, 101 + 100 * k, rel_ack=30 + 29 * k)
+        return t + n
+
     def handshake(self, t: float, rtt: float, near_client: bool = True) -> float:
         """SYN, SYN/ACK, ACK as seen near the client (or near the server); returns the end time."""
         first, second = (rtt, 0.0005) if near_client else (0.0005, rtt)

@@ -508,11 +508,7 @@ def test_receiver_data_after_lost_answers(original_arrives: bool, expected: str)
     c = Conn(Endpoint(PHONE, 53740, 23), Endpoint(SERVER, 443, 600_000))
     t = c.handshake(6.0, rtt=0.05, near_client=False)
     cli, srv = c.client, c.server
-    for k in range(4):  # earlier messages, answered and acknowledged (the phone's IDs count by 1)
-        c.send(t + k, cli, 1 + 100 * k, 100, rel_ack=1 + 29 * k)
-        c.send(t + k + 0.0005, srv, 1 + 29 * k, 29, rel_ack=101 + 100 * k)
-        c.send(t + k + 0.05, cli, 101 + 100 * k, rel_ack=30 + 29 * k)
-    t += 4
+    t = c.exchanges(t, 4)  # earlier messages, answered and acknowledged (the phone's IDs count by 1)
     c.send(t + 0.1, cli, 401, 100, rel_ack=117)
     c.send(t + 0.1005, srv, 117, 29, rel_ack=501)  # the reply
     c.send(t + 0.35, srv, 117, 29, rel_ack=501)  # its RTO re-send
@@ -1068,9 +1064,7 @@ def test_hole_resent_in_an_earlier_gap_is_not_in_the_next(lag: float, expected: 
 
     def up(at: float, k: int) -> None:
         """The phone's segment k+1, echoing the newest server packet it can have heard."""
-        sent = [r["opt_tsval"] for r in c.rows if r["src"] == SERVER and r["ts_ns"] <= (at - 0.05) * 1e9]
-        heard = sent[-1]
-        c.send(at, cli, 1 + k * MSS, MSS, rel_ack=1, tsecr=heard)
+        c.send(at, cli, 1 + k * MSS, MSS, rel_ack=1, tsecr=c.heard(SERVER, at))
 
     for k in range(14):
         if k in (1, 4):  # segments 2 and 5, lost upstream
@@ -1114,8 +1108,7 @@ def test_hole_resent_before_a_higher_hole_is_not_in_the_next_gap(lag: float, exp
 
     def up(at: float, k: int) -> None:
         """The phone's segment k+1, echoing the newest server packet it can have heard."""
-        sent = [r["opt_tsval"] for r in c.rows if r["src"] == SERVER and r["ts_ns"] <= (at - 0.05) * 1e9]
-        c.send(at, cli, 1 + k * MSS, MSS, rel_ack=1, tsecr=sent[-1])
+        c.send(at, cli, 1 + k * MSS, MSS, rel_ack=1, tsecr=c.heard(SERVER, at))
         got.add(k)
 
     def ack(at: float) -> None:

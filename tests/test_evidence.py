@@ -125,8 +125,7 @@ def test_gap_after_the_highest_segment_fits_both(hidden: int, earlier: bool, exp
 
     def down(at: float, k: int) -> None:
         """Segment k+1, echoing the newest phone packet the server can have heard; the phone's ACK."""
-        heard = [r["opt_tsval"] for r in c.rows if r["src"] == PHONE and r["ts_ns"] <= (at - 0.05) * 1e9]
-        c.send(at, srv, 1 + k * MSS, MSS, rel_ack=1, tsecr=heard[-1])
+        c.send(at, srv, 1 + k * MSS, MSS, rel_ack=1, tsecr=c.heard(PHONE, at))
         got.add(k)
         una = next(j for j in range(max(got) + 2) if j not in got)
         above = sorted(j for j in got if j > una)
@@ -162,11 +161,7 @@ def test_missing_ids_may_be_answers(late: float) -> None:
     c = Conn(Endpoint(PHONE, 54050 + (late < 0.1), 5_000), Endpoint(SERVER, 443, 9_500))
     t = c.handshake(1.0, rtt=0.05, near_client=False)
     cli, srv = c.client, c.server
-    for k in range(6):  # earlier exchanges, each message answered and the answer acknowledged
-        c.send(t + k, cli, 1 + 100 * k, 100, rel_ack=1 + 29 * k)
-        c.send(t + k + 0.0005, srv, 1 + 29 * k, 29, rel_ack=101 + 100 * k)
-        c.send(t + k + 0.05, cli, 101 + 100 * k, rel_ack=30 + 29 * k)
-    t += 6
+    t = c.exchanges(t, 6)  # earlier exchanges, each message answered and the answer acknowledged
     c.send(t + 0.1, cli, 601, 100, rel_ack=175)
     c.send(t + 0.1005, srv, 175, 29, rel_ack=701)  # the reply
     probe = c.send(t + 0.4, srv, 175, 29, rel_ack=701)  # its loss probe
