@@ -59,7 +59,7 @@ from __future__ import annotations
 import polars as pl
 
 from tcpscope.lab.score import Check
-from tcpscope.tcpstate import FIN, MAX_IPID_GAP, MIN_RTO_S, PROBE_MAX_MISSING, RST, SYN
+from tcpscope.tcpstate import FIN, MAX_IPID_GAP, MIN_RTO_S, PROBE_MAX_MISSING, RST, SYN, _ids_missing
 
 NO_ACK_SHOWED = "no ACK showed it"
 FIRST_OF_SIDE = "first of its side"
@@ -226,11 +226,6 @@ def _resets_only(segments: pl.DataFrame, frame: int) -> bool:
     return fin.height > 0 and after.filter((pl.col("flags") & RST) == 0).height == 0
 
 
-def _ids_missing(later: int, earlier: int) -> int:
-    """How many IP IDs lie strictly between two packets of one sender (16-bit wrap)."""
-    return (later - earlier - 1) % 65536
-
-
 def _hole_segments_below(data: pl.DataFrame, s: int) -> int:
     """How many segments (of the side's largest size, rounded up per hole) the holes below `s`
     span between the bytes `data` (a side's data rows) holds, from its lowest byte up."""
@@ -247,9 +242,9 @@ def _gap_fits_both(segments: pl.DataFrame, frame: int) -> bool:
     """Could the ID gap after its side's highest segment, before a hole re-send, have hidden
     either the segment at `frame` or re-sends of lower holes (see the module docstring)?"""
     seg = _segment(segments, frame)
-    side = segments.filter(
-        (pl.col("flow_id") == seg["flow_id"]) & (pl.col("from_client") == seg["from_client"]) & (pl.col("t") < seg["t"])
-    ).sort("t", maintain_order=True).with_row_index("_i")
+    flow = segments.filter(pl.col("flow_id") == seg["flow_id"])
+    side = flow.filter((pl.col("from_client") == seg["from_client"]) & (pl.col("t") < seg["t"]))
+    side = side.sort("t", maintain_order=True).with_row_index("_i")
     data = side.filter(pl.col("len") > 0)
     if data.height == 0 or (data["rel_seq"] + data["len"]).max() != seg["rel_seq"]:
         return False
@@ -258,11 +253,10 @@ def _gap_fits_both(segments: pl.DataFrame, frame: int) -> bool:
     if nxt.height == 0:
         return False
     q = nxt.row(0, named=True)
-    n = _ids_missing(q["ip_id"], top["ip_id"])
-    if q["len"] == 0 or q["rel_seq"] >= top["rel_seq"] or not 1 <= n <= MAX_IPID_GAP:
+    n = _ids_missing(q["ip_id"], top["ip_id"])  # 0 unless 1 to MAX_IPID_GAP
+    if q["len"] == 0 or q["rel_seq"] >= top["rel_seq"] or n == 0:
         return False
-    recent = side.filter((pl.col("_i") <= q["_i"]) & (pl.col("t") >= q["t"] - _min_rtt(segments.filter(
-        pl.col("flow_id") == seg["flow_id"]))))
+    recent = side.filter((pl.col("_i") <= q["_i"]) & (pl.col("t") >= q["t"] - _min_rtt(flow)))
     ids = recent["ip_id"].to_list()
     gaps = sum(_ids_missing(b, a) > 0 for a, b in zip(ids, ids[1:]))
     if gaps > 1:
@@ -284,7 +278,7 @@ def _may_be_answers(segments: pl.DataFrame, frame: int) -> bool:
     n = _ids_missing(seg["ip_id"], prev["ip_id"])
     if seg["rel_seq"] != top or prev["rel_ack"] is None or seg["rel_ack"] <= prev["rel_ack"]:
         return False
-    if not 1 <= n <= PROBE_MAX_MISSING:
+    if not 1 <= n <= PROBE_MAX_MISSING:  # _ids_missing: 0 for none or a counter jump
         return False
     theirs = flow.filter(
         (pl.col("from_client") != seg["from_client"])
@@ -300,11 +294,9 @@ def _acked_by_may_be_answers(segments: pl.DataFrame, frame: int) -> bool:
     a lost message's re-send where the missing IDs may have been answers?"""
     seg = _segment(segments, frame)
     hi = seg["rel_seq"] + seg["len"]
-    cover = segments.filter(
-        (pl.col("flow_id") == seg["flow_id"])
-        & (pl.col("from_client") != seg["from_client"])
-        & (pl.col("t") > seg["t"])
-        & (pl.col("rel_ack") >= hi)
+    flow = segments.filter(pl.col("flow_id") == seg["flow_id"])
+    cover = flow.filter(
+        (pl.col("from_client") != seg["from_client"]) & (pl.col("t") > seg["t"]) & (pl.col("rel_ack") >= hi)
     ).sort("t", maintain_order=True)
     if cover.height == 0:
         return False
@@ -312,8 +304,7 @@ def _acked_by_may_be_answers(segments: pl.DataFrame, frame: int) -> bool:
     if first["len"] == 0 or first["seg_class"] != "retransmission":
         return False
     # a re-send that reached the receiver after it sent that packet is needless in both stories
-    rtt = _min_rtt(segments.filter(pl.col("flow_id") == seg["flow_id"]))
-    return seg["t"] <= first["t"] - rtt and _may_be_answers(segments, first["frame"])
+    return seg["t"] <= first["t"] - _min_rtt(flow) and _may_be_answers(segments, first["frame"])
 
 
 def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
