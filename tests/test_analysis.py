@@ -406,6 +406,46 @@ def test_receiver_ip_ids_count_the_copies_that_arrived(
 
 
 @pytest.mark.parametrize(
+    "case, third",
+    [("two-answers", "spurious_retransmission"), ("one-answer", "retransmission"),
+     ("an-answer-for-the-burst", "retransmission"), ("server-data-unacknowledged", "retransmission")],
+)
+def test_answers_show_a_copy_needless_whichever_was_lost(case: str, third: str) -> None:
+    """Phone-side capture of an upload (seed 322): a burst of new data is lost from its first
+    segment on, and the timer re-sends that segment four times, backing off; the server's answers
+    to the copies that reached it are lost, until its D-SACK of the last copy. Two server IDs
+    missing for the first four copies: two were lost and two arrived, so the fourth (the third
+    re-send) had an earlier copy arrive whichever two were lost, and was needless. One missing:
+    three were lost, and which is unknown. When a segment of the burst arrived (the D-SACK also
+    SACKs it), an answer may be its; when the server's own message was unacknowledged (the burst
+    is the first to acknowledge it), its timer re-send may be one: nothing is decided then."""
+    c = Conn(Endpoint(PHONE, 53970, 29), Endpoint(SERVER, 443, 3_300_000))
+    cli, srv = c.client, c.server
+    t = c.handshake(1.0, rtt=0.05)
+    for k in range(10):  # acknowledged a round trip later, every second segment
+        c.send(t + 0.01 + 0.001 * k, cli, 1 + k * MSS, MSS, rel_ack=1)
+        if k % 2:
+            c.send(t + 0.061 + 0.001 * k, srv, 1, rel_ack=1 + (k + 1) * MSS)
+    ack = 1
+    if case == "server-data-unacknowledged":
+        c.send(t + 0.19, srv, 1, 29, rel_ack=1 + 10 * MSS)  # a message the burst acknowledges first
+        ack = 30
+    hole = 1 + 10 * MSS
+    for k in range(6):  # the burst: all lost after the capture point, but its third segment
+        c.send(t + 0.2 + 0.001 * k, cli, hole + k * MSS, MSS, rel_ack=ack)
+    for at in (0.45, 0.95, 1.95, 3.95):  # the timer re-sends of the burst's first segment
+        c.send(t + at, cli, hole, MSS, rel_ack=ack)
+    srv.lose({"two-answers": 2, "one-answer": 1, "an-answer-for-the-burst": 2, "server-data-unacknowledged": 2}[case])
+    sack = [(hole, hole + MSS)] + ([(hole + 2 * MSS, hole + 3 * MSS)] if case == "an-answer-for-the-burst" else [])
+    seq = 30 if case == "server-data-unacknowledged" else 1
+    c.send(t + 4.0, srv, seq, rel_ack=hole + MSS, sack=sack)
+    a = analyze(frame(c), device=PHONE)
+    assert set(a.flows["vantage"]) == {"client"}
+    resends = _classes(a.segments, PHONE)[16:]
+    assert resends == ["retransmission", "retransmission", third, "spurious_retransmission"]
+
+
+@pytest.mark.parametrize(
     "answers, expected",
     [(2, ["new", "spurious_retransmission", "spurious_retransmission"]),
      (1, ["new", "retransmission", "spurious_retransmission"])],

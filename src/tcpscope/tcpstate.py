@@ -452,13 +452,19 @@ def _missing_answers(
 @njit(cache=True)
 def _answered_copies(
     hist: np.ndarray, n: np.int64, skip: np.int64, left: np.int64, right: np.int64, t: np.ndarray,
-    cls: np.ndarray, passed: np.ndarray, answers: np.int64, since: float, last_new: np.int64,
+    cls: np.ndarray, passed: np.ndarray, answers: np.int64, since: float, last_new: np.int64, quiet: bool,
+    others_lost: bool,
 ) -> None:
-    """When the receiver's missing packets (`answers`, counted by its IP IDs) match one by one
-    the copies of [left, right) it can have answered (sent after `since`: after its last packet
-    seen here had left), every copy arrived, so all but the first were needless. `skip`: the
-    re-send a D-SACK already answered (-1 for none). Any other data the sender sent in that time
-    draws answers too: then nothing is decided."""
+    """The receiver's missing packets (`answers`, counted by its IP IDs) against the copies of
+    [left, right) it can have answered (sent after `since`: after its last packet seen here had
+    left): each arriving copy drew one, so count - answers copies were lost, and any copy with
+    more copies before it than were lost had an earlier one arrive: it was needless (all but
+    the first when the counts match; seed 322: three timer re-sends, two answers, the third
+    needless whichever was lost). With copies lost, only where the receiver had no data of its
+    own unacknowledged (`quiet`): its timer would re-send that, and the re-send takes an ID.
+    `skip`: the re-send a D-SACK already answered (-1 for none). Any other data the sender sent
+    in that time draws answers too, when it arrives: then nothing is decided, unless the
+    receiver's packet shows none of it arrived (`others_lost`, `_others_lost`)."""
     orig = -1
     count = 0
     for x in range(n):
@@ -467,22 +473,23 @@ def _answered_copies(
                 orig = hist[x, 3]
             if x != skip and t[hist[x, 2]] > since:
                 count += 1
-        elif t[hist[x, 2]] > since:
+        elif t[hist[x, 2]] > since and not others_lost:
             return  # a re-send of other bytes drew answers of its own
-    if last_new >= 0 and t[last_new] > since and last_new != orig:
+    if last_new >= 0 and t[last_new] > since and last_new != orig and not others_lost:
         return  # so did new data
-    first = True
+    place = 0  # copies counted so far, in the order they were sent
     if orig >= 0 and t[orig] > since:
         count += 1
-        first = False  # the original delivered the bytes: every re-send was needless
-    if count < 2 or answers != count:
+        place = 1
+    lost = count - answers
+    if count < 2 or lost < 0 or (lost > 0 and not quiet):
         return
     for x in range(n):
         if x != skip and hist[x, 0] < right and hist[x, 1] > left and t[hist[x, 2]] > since:
-            if first:
-                first = False  # this copy delivered the bytes
-            elif cls[hist[x, 2]] == RETRANSMISSION:
+            # with `lost` copies lost, one of the first lost + 1 delivered the bytes
+            if place > lost and cls[hist[x, 2]] == RETRANSMISSION:
                 _mark_spurious(cls, passed, hist[x, 2], hist[x, 3])
+            place += 1
 
 
 @njit(cache=True)
@@ -501,17 +508,62 @@ def _answer_rtt(min_rtt: float, tsecr: np.int64, t: float, ts_seen: np.ndarray, 
     return t - ts_time[h]
 
 
+_OTHERS_LOOKBACK = 256  # rows _others_lost looks back over
+
+
+@njit(cache=True)
+def _others_lost(
+    i: np.int64, a: np.int64, o: np.int64, since: float, left: np.int64, right: np.int64, side: np.ndarray,
+    t: np.ndarray, rel_seq: np.ndarray, plen: np.ndarray, has_ack: np.ndarray, rel_ack: np.ndarray,
+    sack_off: np.ndarray, sack_l: np.ndarray, sack_r: np.ndarray, ack_raw: np.ndarray,
+) -> bool:
+    """Did none of side o's data other than [left, right), sent after `since`, reach the receiver
+    before its packet i? It all starts at or above both i's ACK and every SACK block above it:
+    a Linux receiver reports the out-of-order data it holds in every ACK (RFC 2018), the D-SACK's
+    too (RFC 2883), so those segments drew no answers (seed 322: an upload's burst of new data
+    lost before the timer re-sent the hole three times). Bounded: False when it looks back
+    _OTHERS_LOOKBACK rows without reaching `since`."""
+    if not has_ack[i]:
+        return False
+    top = rel_ack[i]
+    for x in range(sack_off[i], sack_off[i + 1]):
+        r = rel_ack[i] + _s32(sack_r[x] - ack_raw[i])
+        if r > top:
+            top = r
+    for r in range(i - 1, max(a, i - _OTHERS_LOOKBACK) - 1, -1):
+        if t[r] <= since:
+            return True
+        if side[r] == o and plen[r] > 0 and not (rel_seq[r] < right and rel_seq[r] + plen[r] > left):
+            if rel_seq[r] < top:
+                return False
+    return i - _OTHERS_LOOKBACK < a
+
+
 @njit(cache=True)
 def _settle_by_answers(
     step1: bool, ipid: np.int64, p_ipid: np.int64, p_ack: np.int64, seq: np.int64, max_end: np.int64,
     max_len: np.int64, hist: np.ndarray, n: np.int64, skip: np.int64, left: np.int64, right: np.int64,
-    t: np.ndarray, cls: np.ndarray, passed: np.ndarray, since: float, last_new: np.int64,
+    t: np.ndarray, cls: np.ndarray, passed: np.ndarray, since: float, last_new: np.int64, a: np.int64,
+    d: np.int64, side: np.ndarray, has_ack: np.ndarray, rel_ack: np.ndarray, rcv_data: bool, i: np.int64,
+    rel_seq: np.ndarray, plen: np.ndarray, sack_off: np.ndarray, sack_l: np.ndarray, sack_r: np.ndarray,
+    ack_raw: np.ndarray,
 ) -> None:
     """Count the receiver's missing answers (`_missing_answers`) and, when there are any, mark the
-    needless copies of [left, right) they show (`_answered_copies`)."""
+    needless copies of [left, right) they show (`_answered_copies`). The receiver (side d) is quiet
+    when it sent no data, or the sender's ACKs before the first copy covered all it had sent."""
     answers = _missing_answers(step1, ipid, p_ipid, p_ack, left, seq, max_end, max_len)
     if answers > 0:
-        _answered_copies(hist, n, skip, left, right, t, cls, passed, answers, since, last_new)
+        quiet = not rcv_data
+        if rcv_data:
+            for x in range(n):
+                if hist[x, 0] < right and hist[x, 1] > left:
+                    first = hist[x, 3] if hist[x, 3] >= 0 else hist[x, 2]
+                    quiet = _peer_acked(first, a, d, side, has_ack, rel_ack, np.iinfo(np.int64).min) >= max_end
+                    break
+        others_lost = _others_lost(
+            i, a, 1 - d, since, left, right, side, t, rel_seq, plen, has_ack, rel_ack, sack_off, sack_l, sack_r, ack_raw
+        )
+        _answered_copies(hist, n, skip, left, right, t, cls, passed, answers, since, last_new, quiet, others_lost)
 
 
 @njit(cache=True)
@@ -783,7 +835,8 @@ def walk_flows(
                                     _settle_by_answers(
                                         ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o],
                                         nhist[o], -1, pend[o][j, 0], pend[o][j, 1], t, cls, passed, p_t - answer_rtt,
-                                        last_new[o],
+                                        last_new[o], a, d, side, has_ack, rel_ack, first_data[d] >= 0, i, rel_seq, plen,
+                                        sack_off, sack_l, sack_r, ack_raw,
                                     )
                             pend[o][j] = pend[o][npend[o] - 1]
                             npend[o] -= 1
@@ -834,6 +887,8 @@ def walk_flows(
                                         _settle_by_answers(
                                             ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o],
                                             nhist[o], j, left, right, t, cls, passed, p_t - answer_rtt, last_new[o],
+                                            a, d, side, has_ack, rel_ack, first_data[d] >= 0, i, rel_seq,
+                                            plen, sack_off, sack_l, sack_r, ack_raw,
                                         )
                                 break
                             j -= 1
