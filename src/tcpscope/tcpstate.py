@@ -154,6 +154,8 @@ def _ids_missing(ipid: np.int64, p_ipid: np.int64) -> np.int64:
 # Linux's smallest retransmission timeout (RFC 6298 asks for 1 s): a re-send sooner than this after
 # the sender's previous packet is a tail-loss probe, which comes once and only for one lost segment
 MIN_RTO_S = 0.2
+DELACK_MIN_S = 0.04  # Linux's smallest delayed-ACK time (TCP_DELACK_MIN): a reply sent sooner carries the ACK
+AT_ONCE_MIN = 2  # replies sent at once before a side counts as one that answers at once (_lost_reply)
 PROBE_MAX_MISSING = 2  # so before a probe no more than the original (and one packet more) is missing
 
 
@@ -189,7 +191,7 @@ def _lost_original(
 def _lost_reply(
     sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, has_ack: bool, ack: np.int64,
     p_ack: np.int64, o_end: np.int64, t: float, tsecr: np.int64, ts_seen: np.ndarray, ts_time: np.ndarray,
-    p_t: float, min_rtt: float, o_resent_end: np.int64, o_resent_t: float,
+    p_t: float, min_rtt: float, o_resent_end: np.int64, o_resent_t: float, at_once: bool,
 ) -> bool:
     """At the receiver's side, is this in-order segment, which acknowledges the receiver's latest
     message, the re-send of a reply lost upstream?
@@ -206,8 +208,14 @@ def _lost_reply(
     server's reply, a round trip plus 200 ms and more, but not two); and the receiver, never
     acknowledged, has re-sent the end of its message since. A lost pure ACK before a new message
     the application held that long differs there: its receiver had its ACK in time, or would
-    have re-sent."""
-    if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or ack != o_end or o_resent_end != ack:
+    have re-sent. Or, when the receiver's timer has not fired yet (it backs off, and the
+    sender's may fire first), the sender answers at once (`at_once`): AT_ONCE_MIN of its earlier
+    segments first acknowledged the receiver's data within a round trip plus DELACK_MIN_S of it,
+    so a pure ACK then a reply held for a timeout would be unlike it (seeds 110, 175, 186, 197,
+    220: a chat server's reply lost, re-sent before the phone re-sent its message)."""
+    if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or ack != o_end:
+        return False
+    if o_resent_end != ack and not at_once:
         return False
     missing = _ids_missing(ipid, p_ipid)
     if missing == 0 or missing > PROBE_MAX_MISSING or tsecr < 0:
@@ -217,7 +225,7 @@ def _lost_reply(
     if ts_seen[h] != tsecr:
         return False
     t_echo = ts_time[h]
-    if not (t_echo > p_t and o_resent_t > t_echo):
+    if not (t_echo > p_t and (at_once or o_resent_t > t_echo)):
         return False
     return t - t_echo >= 2 * _rtt(min_rtt) + MIN_RTO_S
 
@@ -737,6 +745,9 @@ def walk_flows(
         win_drop = np.zeros(2, dtype=np.bool_)  # the bytes at una arrived and were discarded (window)
         resent_end = np.full(2, -1, dtype=np.int64)  # end and time of each side's latest re-send
         resent_t = np.full(2, -np.inf)
+        # time of each side's oldest data the peer had not acknowledged; the peer's replies sent at once
+        wait_t = np.full(2, np.nan)
+        at_once = np.zeros(2, dtype=np.int64)
         late_seq = np.full((2, _RECENT_LATE), -1, dtype=np.int64)  # starts of the latest `reordered` segments
         n_late = np.zeros(2, dtype=np.int64)
         for i in range(a, b):
@@ -757,8 +768,15 @@ def walk_flows(
                 prev_ack[d] = rel_ack[i] if has_ack[i] else -1
                 prev_t[d] = t[i]
             o_data_t = last_data_t[o]
+            answers_at_once = at_once[d] >= AT_ONCE_MIN
+            if ln > 0 and has_ack[i] and rel_ack[i] > acked[o] and np.isfinite(wait_t[o]):
+                floor = _path_floor(min_rtt[o], path_rtt[f])
+                if np.isfinite(floor) and t[i] - wait_t[o] <= floor + DELACK_MIN_S:
+                    at_once[d] += 1  # a reply that carries the first ACK of the peer's data
             if ln > 0:
                 last_data_t[d] = t[i]
+                if e > acked[d] and not np.isfinite(wait_t[d]):
+                    wait_t[d] = t[i]
                 max_len[d] = max(max_len[d], ln)
                 if first_data[d] < 0:
                     first_data[d] = i
@@ -844,6 +862,8 @@ def walk_flows(
                             j += 1
                     una[o] = ra
                     acked[o] = ra
+                    if ra >= max_end[o]:
+                        wait_t[o] = np.nan  # nothing of the peer's left to answer
                     win_drop[o] = False
                     # holes the peer has acknowledged were filled out of the capture's sight
                     drop = 0
@@ -1066,7 +1086,7 @@ def walk_flows(
                 elif _lost_reply(
                     sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, max_end[o],
                     t[i], tsecr[i], ts_seen[o], ts_time[o], p_t, _path_floor(min_rtt[o], path_rtt[f]), resent_end[o],
-                    resent_t[o],
+                    resent_t[o], answers_at_once,
                 ):
                     cls[i] = RETRANSMISSION  # a reply lost upstream, re-sent after a timeout
                     lone[d] = i
