@@ -243,3 +243,27 @@ def test_bound_misses_pick_the_bound_s_class_or_flow() -> None:
     loss = Check("c", "loss flow 0", False, "", flow=(SERVER, 443, PHONE, 1))
     assert bound_misses(f1, misses)["frame"].to_list() == [1]
     assert bound_misses(loss, misses)["frame"].to_list() == [3]
+
+
+@pytest.mark.parametrize("hidden", [1, 2], ids=["one-id-missing", "more-ids-than-answers"])
+def test_new_reply_may_follow_a_lost_ack(hidden: int) -> None:
+    """Phone-side capture of a chat with a server whose replies come after a pure ACK of each
+    message (it does not answer at once). The phone's message; one server ID missing; 0.31 s
+    later the server's data, acknowledging the message. The phone never re-sent, so the
+    lost-reply rule does not fire, and it is `new`: the missing packet may have been the pure
+    ACK, as before, or the reply's first copy, lost. When two IDs are missing and only one
+    phone packet could have drawn an answer, one of them was data: the reason is not given."""
+    c = Conn(Endpoint(PHONE, 54060 + hidden, 5_500), Endpoint(SERVER, 443, 9_700))
+    cli, srv = c.client, c.server
+    t = 20.0
+    for k in range(4):
+        c.send(t + k, cli, 1 + 100 * k, 100, rel_ack=1 + 30 * k)
+        c.send(t + k + 0.05, srv, 1 + 30 * k, rel_ack=101 + 100 * k)
+        c.send(t + k + 0.15, srv, 1 + 30 * k, 30, rel_ack=101 + 100 * k)
+        c.send(t + k + 0.1501, cli, 101 + 100 * k, rel_ack=31 + 30 * k)
+    message = c.send(t + 4.0, cli, 401, 200, rel_ack=121)
+    srv.lose(hidden)
+    c.send(t + 4.31, srv, 121, 30, rel_ack=601, tsecr=message["opt_tsval"])
+    segs = analyze(frame(c), device=PHONE).segments
+    assert segs.filter((pl.col("src") == SERVER) & (pl.col("len") > 0))["seg_class"][-1] == "new"
+    assert _reason(c, SERVER, 4, "retransmission", "new", False) == (MAY_BE_ANSWERS if hidden == 1 else None)

@@ -51,6 +51,8 @@ kinds of miss the capture itself shows that nothing in it could tell:
   both: the segment, and at the sender's side a re-send whose bytes the receiver's first
   packet that covers them acknowledges, when that packet is such a segment and came a round
   trip or more after the re-send (one it could not have answered was needless either way).
+  Said too of such a segment taken for new that was a re-send (the lost-reply rule did not
+  fire: the receiver had not re-sent, and the sender's replies had not come at once).
 Any other miss is the classifier's (or not yet explained) and gets no reason.
 """
 
@@ -321,6 +323,8 @@ def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
                 reason = FIRST_OF_SIDE
             elif _gap_fits_both(segments, r["frame"]):
                 reason = GAP_FITS_BOTH
+            elif _may_be_answers(segments, r["frame"]):
+                reason = MAY_BE_ANSWERS  # the other story: a lost pure ACK, then this new message
         elif {r["truth"], r["pred"]} == {"retransmission", "spurious_retransmission"} and r.get("at_sender"):
             if _fewer_answers(segments, r["frame"]):
                 reason = FEWER_ANSWERS
