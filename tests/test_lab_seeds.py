@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from tcpscope.lab.__main__ import main as lab_main
-from tcpscope.lab.verify import VerifyError, parse_seeds, verify_set
+from tcpscope.lab.verify import SetResult, VerifyError, parse_seeds, pooled_over_seeds, pooled_report, verify_set
 
 ROOT = Path(__file__).resolve().parents[1]
 PCAP = ROOT / "pcap"
@@ -69,6 +69,12 @@ def test_seeds_gives_each_seed_a_verdict_and_sums_them_up(
     assert "0 fail only on segments the capture held no evidence for: none" in out
     assert "1 fail on the classifier's own errors: 2" in out
     assert "1 not verified (no complete set): 3" in out
+    # pooled over both sets: each capture name once, and the one miss listed as the classifier's
+    assert "pooled over 2 sets (F1 >= 0.97 where a class has >= 10 true members" in out
+    assert any(ln.split()[:2] == ["post_moments", "2"] for ln in lines)
+    assert "      1 the classifier's (or not yet explained):" in out
+    assert any(ln.strip().startswith("seed 2 post_moments frame") and ln.endswith("new taken for retransmission")
+               for ln in lines)
     assert lines[-1].startswith("python -m tcpscope.lab explain DIR/seedN/CAPTURE.pcap FRAME")
     # what the hint says works on the missed segment: the frame is marked, with its truth
     frame = lines[two + 2].split("post_moments frame ")[1].split(":")[0]
@@ -93,3 +99,33 @@ def test_seeds_does_not_take_a_half_made_set_for_a_complete_one(
 def test_seeds_rejects_a_bad_seed_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert lab_main(["seeds", "9-2", "--dir", str(tmp_path), "--no-make"]) == 2
     assert "error: seeds '9-2': '9-2' is not a seed or a range like 5-9" in capsys.readouterr().err
+
+
+def _result(truth: list[str], pred: list[str], dirs: list[str]) -> SetResult:
+    matched = pl.DataFrame({"truth": truth, "pred": pred, "dir": dirs})
+    misses = matched.filter(pl.col("truth") != pl.col("pred")).with_columns(
+        capture=pl.lit("x"), frame=pl.int_range(1, pl.len() + 1), reason=pl.lit(None, dtype=pl.String)
+    )
+    return SetResult(["x"], [], [], {"x": matched}, misses)
+
+
+def test_pooled_over_seeds_scores_each_capture_name_over_every_set() -> None:
+    """Two seeds' sets of capture `x`: 12 true retransmissions (6 each), one called new in the
+    second set; 8 reorderings all right (under the 10 members a bound needs). F1 and loss rates
+    are those of the pooled segments, not averages of the sets'."""
+    one = _result(["retransmission"] * 6 + ["reordered"] * 4 + ["new"] * 40, ["retransmission"] * 6 + ["reordered"] * 4
+                  + ["new"] * 40, ["c2s"] * 50)
+    two = _result(["retransmission"] * 6 + ["reordered"] * 4 + ["new"] * 40,
+                  ["retransmission"] * 5 + ["new"] + ["reordered"] * 4 + ["new"] * 40, ["c2s"] * 50)
+    row = pooled_over_seeds({1: one, 2: two}).row(0, named=True)
+    assert (row["capture"], row["sets"]) == ("x", 2)
+    assert row["retransmission_support"] == 12 and row["retransmission_f1"] == pytest.approx(2 * 11 / (12 + 11))
+    assert row["reordered_support"] == 8 and row["reordered_f1"] == 1.0
+    assert row["c2s_truth_loss"] == pytest.approx(12 / 100) and row["c2s_loss"] == pytest.approx(11 / 100)
+    assert row["s2c_truth_loss"] is None and row["s2c_loss"] is None
+    text = pooled_report({1: one, 2: two})
+    assert "0.957* (12)" in text  # F1 below 0.97 on a class with 12 members: marked
+    assert "- (8)" in text  # too few members for a bound
+    assert "0.1100 vs 0.1200*" in text  # 8 % off the truth's loss rate: marked
+    assert "1 of 100 data segments missed over the 2 sets" in text
+    assert text.splitlines()[-1].strip() == "seed 2 x frame 1: retransmission taken for new"

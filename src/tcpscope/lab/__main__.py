@@ -92,7 +92,7 @@ def seeds_main(spec: str, root: Path, names: list[str] | None, make: bool, devic
     """`seeds`: for each seed, make its set in ROOT/seedN (as root; kept and reused once complete:
     its captures.tsv is written last) unless `make` is off, verify it, print one verdict per seed
     and the sum; exit 1 if any set fails a bound, 2 if one could not be made or verified."""
-    from tcpscope.lab.verify import VerifyError, parse_seeds, seed_line, seeds_report, verify_set
+    from tcpscope.lab.verify import VerifyError, parse_seeds, pooled_report, seed_line, seeds_report, verify_set
 
     try:
         seeds = parse_seeds(spec)
@@ -119,6 +119,8 @@ def seeds_main(spec: str, root: Path, names: list[str] | None, make: bool, devic
             missing.append(seed)
             continue
         print(seed_line(seed, results[seed]), flush=True)
+    if results:
+        print(pooled_report(results))
     print(seeds_report(results, missing))
     if missing:
         return 2

@@ -8,14 +8,16 @@ same bounds hold with other seeds" is one command away from being checked."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from tcpscope.errors import TcpscopeError
 from tcpscope.lab.evidence import bound_misses, unseen
-from tcpscope.lab.score import Check, bound_checks, pooled, pooled_checks, score
+from tcpscope.lab.score import (
+    F1_CLASSES, F1_MIN, F1_MIN_SUPPORT, LOSS_REL_TOL, Check, bound_checks, class_scores, pooled, pooled_checks, score,
+)
 
 
 PASS, NO_EVIDENCE, ERRORS = "pass", "fail, only on segments without evidence", "fail, on the classifier's errors"
@@ -46,6 +48,10 @@ class SetResult:
     captures: list[str]
     checks: list[Check]
     failures: list[Failure]
+    # per capture: every data segment's `truth`, `pred` and `dir` (c2s, s2c), for pooling over seeds
+    matched: dict[str, pl.DataFrame] = field(default_factory=dict)
+    # every miss of the set (bound or not), with `capture` and the `reason` (null: no evidence reason)
+    misses: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def ok(self) -> bool:
@@ -71,16 +77,18 @@ def verify_set(captures: Path, truth: Path, device: str) -> SetResult:
     if not names:
         raise VerifyError(f"no capture in {captures} has a truth file in {truth}")
     checks: list[Check] = []
-    matched, misses = [], {}
+    matched, misses = {}, {}
     for n in names:
         an = analyze(decode_capture(captures / f"{n}.pcap").packets, device=device)
         s = score(an.segments, pl.read_parquet(truth / f"{n}.truth.parquet"), an.flows)
-        matched.append(s.matched)
+        matched[n] = s.matched.select("truth", "pred", "dir")
         if (s.matched["truth"] != s.matched["pred"]).any():  # a pooled bound may fail on them too
             misses[n] = unseen(an.segments, s.matched).with_columns(capture=pl.lit(n))
         checks += bound_checks(n, s)
-    checks += pooled_checks(pooled(matched))
-    return SetResult(names, checks, [Failure(c, _against(c, misses)) for c in checks if not c.ok])
+    checks += pooled_checks(pooled(list(matched.values())))
+    failures = [Failure(c, _against(c, misses)) for c in checks if not c.ok]
+    every_miss = pl.concat(list(misses.values()), how="diagonal_relaxed") if misses else pl.DataFrame()
+    return SetResult(names, checks, failures, matched, every_miss)
 
 
 def _against(check: Check, misses: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -158,4 +166,79 @@ def seeds_report(results: dict[int, SetResult], missing: list[int] | None = None
         lines.append(f"{len(missing)} not verified (no complete set): {_seed_list(missing)}")
     if unseen_only or errors:
         lines.append("python -m tcpscope.lab explain DIR/seedN/CAPTURE.pcap FRAME shows a missed segment in its flow")
+    return "\n".join(lines)
+
+
+def pooled_over_seeds(results: dict[int, SetResult]) -> pl.DataFrame:
+    """Per capture name, over every seed's set: each bounded class's `support` and `f1`
+    (`<class>_support`, `<class>_f1`), and per data direction (`c2s`, `s2c`) the truth's and
+    tcpscope's loss rates (`<dir>_truth_loss`, `<dir>_loss`): retransmissions over new,
+    retransmission and reordered segments, as the per-flow bound counts them."""
+    names = sorted({n for r in results.values() for n in r.matched})
+    rows = []
+    for n in names:
+        m = pl.concat([r.matched[n] for r in results.values() if n in r.matched])
+        row: dict[str, object] = {"capture": n, "sets": sum(n in r.matched for r in results.values())}
+        scores = {c["class"]: c for c in class_scores(m, list(F1_CLASSES)).iter_rows(named=True)}
+        for c in F1_CLASSES:
+            row[f"{c}_support"] = scores[c]["support"]
+            row[f"{c}_f1"] = scores[c]["f1"]
+        for d in ("c2s", "s2c"):
+            side = m.filter(pl.col("dir") == d)
+            for col, key in (("truth", f"{d}_truth_loss"), ("pred", f"{d}_loss")):
+                counted = side[col].is_in(["new", "retransmission", "reordered"]).sum()
+                row[key] = (side[col] == "retransmission").sum() / counted if counted else None
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def _f1_cell(support: int, f1: float | None) -> str:
+    if support < F1_MIN_SUPPORT:
+        return f"- ({support})"
+    return f"{f1:.3f}{'*' if f1 < F1_MIN else ' '} ({support})"
+
+
+def _loss_cell(truth: float | None, got: float | None) -> str:
+    if not truth:
+        return "0" if not got else f"{got:.4f}* vs 0"
+    err = abs((got or 0.0) - truth) / truth
+    return f"{got or 0.0:.4f} vs {truth:.4f}{'*' if err > LOSS_REL_TOL else ''}"
+
+
+def pooled_report(results: dict[int, SetResult]) -> str:
+    """The bounds again, with each capture name's segments pooled over every seed's set: F1 per
+    class (where it has at least F1_MIN_SUPPORT true members) and each direction's loss rate
+    against the truth's; '*' marks a figure outside its bound. Then every miss of every set,
+    bound or not, counted by the reason its capture held no evidence, and the others listed."""
+    table = pooled_over_seeds(results)
+    if table.height == 0:
+        return ""
+    head = ["capture", "sets", *(f"F1 {c}" for c in F1_CLASSES), "loss c2s vs truth", "loss s2c vs truth"]
+    body = [
+        [
+            r["capture"], str(r["sets"]),
+            *(_f1_cell(r[f"{c}_support"], r[f"{c}_f1"]) for c in F1_CLASSES),
+            _loss_cell(r["c2s_truth_loss"], r["c2s_loss"]), _loss_cell(r["s2c_truth_loss"], r["s2c_loss"]),
+        ]
+        for r in table.iter_rows(named=True)
+    ]
+    widths = [max(len(x) for x in col) for col in zip(head, *body)]
+    lines = [f"pooled over {len(results)} sets (F1 >= {F1_MIN} where a class has >= {F1_MIN_SUPPORT} true members, "
+             f"loss rate within {LOSS_REL_TOL:.0%} of the truth's; * outside):"]
+    lines += ["  " + "  ".join(x.ljust(w) for x, w in zip(cells, widths)) for cells in [head, *body]]
+    misses = [(s, r.misses) for s, r in results.items() if r.misses.height]
+    total = sum(m.height for _, m in misses)
+    segments = sum(m.height for r in results.values() for m in r.matched.values())
+    lines.append(f"{total} of {segments} data segments missed over the {len(results)} sets")
+    if total:
+        every = pl.concat([m.with_columns(seed=pl.lit(s)) for s, m in misses], how="diagonal_relaxed")
+        reasons = every.filter(pl.col("reason").is_not_null()).group_by("reason").len().sort("len", descending=True)
+        for reason, n in reasons.iter_rows():
+            lines.append(f"  {n:>5} without evidence: {reason}")
+        own = every.filter(pl.col("reason").is_null()).sort("seed", "capture", "frame")
+        lines.append(f"  {own.height:>5} the classifier's (or not yet explained):")
+        lines += [
+            f"        seed {r['seed']} {r['capture']} frame {r['frame']}: {r['truth']} taken for {r['pred']}"
+            for r in own.iter_rows(named=True)
+        ]
     return "\n".join(lines)
