@@ -48,17 +48,20 @@ def test_reordering_no_ack_showed(sacked: bool) -> None:
     assert _reason(c, PHONE, 2, "reordered", "new", True) == (None if sacked else NO_ACK_SHOWED)
 
 
+@pytest.mark.parametrize("at_sender", [False, True], ids=["server-side", "phone-side"])
 @pytest.mark.parametrize("earlier", [False, True], ids=["first-packet-of-its-side", "after-an-earlier-packet"])
-def test_resend_first_of_its_side(earlier: bool) -> None:
-    """Server-side capture of a chat that starts mid-connection: the phone's message re-sent after
-    its original was lost on the way. When it is the phone's first packet in the capture nothing
-    can show it was a re-send; after an earlier packet of the phone, its IDs could."""
-    c = Conn(Endpoint(PHONE, 54010, 2_000), Endpoint(SERVER, 443, 8_000))
+def test_resend_first_of_its_side(earlier: bool, at_sender: bool) -> None:
+    """A chat that starts mid-connection: the phone's message re-sent after its original was
+    lost on the way (server-side capture), or re-sent by the phone's timer as the capture began
+    and lost again (phone-side capture, seed 218). When it is the phone's first packet in the
+    capture nothing can show it was a re-send; after an earlier packet of the phone, its IDs
+    could."""
+    c = Conn(Endpoint(PHONE, 54010 + 2 * at_sender, 2_000), Endpoint(SERVER, 443, 8_000))
     if earlier:
         c.send(1.0, c.client, 1, rel_ack=1)
     c.send(1.3, c.client, 1, 150, rel_ack=1)
     c.send(1.3002, c.server, 1, rel_ack=151)
-    assert _reason(c, PHONE, 0, "retransmission", "new", False) == (FIRST_OF_SIDE if not earlier else None)
+    assert _reason(c, PHONE, 0, "retransmission", "new", at_sender) == (FIRST_OF_SIDE if not earlier else None)
 
 
 @pytest.mark.parametrize("answer", ["reset", "ack"], ids=["answered-only-by-resets", "an-ack-answers"])

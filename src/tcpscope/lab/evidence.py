@@ -10,7 +10,9 @@ kinds of miss the capture itself shows that nothing in it could tell:
 - `first of its side`: a needed re-send, seen at the receiver's side, that is the first packet
   of its side in the capture. Its original never got there, so only the sender's earlier
   packets (an IP ID or timestamp gap) could show it was a re-send, and there are none (a chat
-  message lost before the capture point saw its connection).
+  message lost before the capture point saw its connection). At the sender's side the same:
+  its original was sent before the capture started (seed 218: the phone's message re-sent by
+  its timer as the capture began, lost again, and re-sent once more).
 - `fewer answers than copies`: a re-send, seen at its sender's side, of bytes sent in two or
   more copies before the receiver's first packet that covers them, a D-SACK of the last one:
   the receiver's IP IDs count fewer packets missing in that time (less the data it sent
@@ -318,10 +320,10 @@ def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
         reason = None
         if r["truth"] == "reordered" and r["pred"] == "new" and r.get("at_sender"):
             reason = NO_ACK_SHOWED if _no_ack_showed(segments, r["frame"]) else None
+        elif r["truth"] == "retransmission" and r["pred"] == "new" and _first_of_side(segments, r["frame"]):
+            reason = FIRST_OF_SIDE
         elif r["truth"] == "retransmission" and r["pred"] == "new" and r.get("at_sender") is False:
-            if _first_of_side(segments, r["frame"]):
-                reason = FIRST_OF_SIDE
-            elif _gap_fits_both(segments, r["frame"]):
+            if _gap_fits_both(segments, r["frame"]):
                 reason = GAP_FITS_BOTH
             elif _may_be_answers(segments, r["frame"]):
                 reason = MAY_BE_ANSWERS  # the other story: a lost pure ACK, then this new message
