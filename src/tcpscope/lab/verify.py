@@ -16,7 +16,7 @@ import polars as pl
 from tcpscope.errors import TcpscopeError
 from tcpscope.lab.evidence import bound_misses, unseen
 from tcpscope.lab.score import (
-    F1_CLASSES, F1_MIN, F1_MIN_SUPPORT, LOSS_REL_TOL, Check, bound_checks, class_scores, pooled, pooled_checks, score,
+    F1_CLASSES, F1_MIN, F1_MIN_SUPPORT, LOSS_MIN_PACKETS, LOSS_REL_TOL, Check, bound_checks, class_scores, pooled, pooled_checks, score,
 )
 
 
@@ -48,7 +48,8 @@ class SetResult:
     captures: list[str]
     checks: list[Check]
     failures: list[Failure]
-    # per capture: every data segment's `truth`, `pred` and `dir` (c2s, s2c), for pooling over seeds
+    # per capture: every data segment's `truth`, `pred`, `dir` (c2s, s2c) and `big` (its flow direction
+    # has LOSS_MIN_PACKETS data segments or more), for pooling over seeds
     matched: dict[str, pl.DataFrame] = field(default_factory=dict)
     # every miss of the set (bound or not), with `capture` and the `reason` (null: no evidence reason)
     misses: pl.DataFrame = field(default_factory=pl.DataFrame)
@@ -81,7 +82,9 @@ def verify_set(captures: Path, truth: Path, device: str) -> SetResult:
     for n in names:
         an = analyze(decode_capture(captures / f"{n}.pcap").packets, device=device)
         s = score(an.segments, pl.read_parquet(truth / f"{n}.truth.parquet"), an.flows)
-        matched[n] = s.matched.select("truth", "pred", "dir")
+        matched[n] = s.matched.select(
+            "truth", "pred", "dir", big=pl.len().over("flow_id", "from_client") >= LOSS_MIN_PACKETS
+        )
         if (s.matched["truth"] != s.matched["pred"]).any():  # a pooled bound may fail on them too
             misses[n] = unseen(an.segments, s.matched).with_columns(capture=pl.lit(n))
         checks += bound_checks(n, s)
@@ -173,7 +176,9 @@ def pooled_over_seeds(results: dict[int, SetResult]) -> pl.DataFrame:
     """Per capture name, over every seed's set: each bounded class's `support` and `f1`
     (`<class>_support`, `<class>_f1`), and per data direction (`c2s`, `s2c`) the truth's and
     tcpscope's loss rates (`<dir>_truth_loss`, `<dir>_loss`): retransmissions over new,
-    retransmission and reordered segments, as the per-flow bound counts them."""
+    retransmission and reordered segments, as the per-flow bound counts them, over the flow
+    directions the bound applies to (LOSS_MIN_PACKETS data segments or more: in a chat's few
+    packets one miss moves the rate far)."""
     names = sorted({n for r in results.values() for n in r.matched})
     rows = []
     for n in names:
@@ -184,7 +189,7 @@ def pooled_over_seeds(results: dict[int, SetResult]) -> pl.DataFrame:
             row[f"{c}_support"] = scores[c]["support"]
             row[f"{c}_f1"] = scores[c]["f1"]
         for d in ("c2s", "s2c"):
-            side = m.filter(pl.col("dir") == d)
+            side = m.filter((pl.col("dir") == d) & pl.col("big"))
             for col, key in (("truth", f"{d}_truth_loss"), ("pred", f"{d}_loss")):
                 counted = side[col].is_in(["new", "retransmission", "reordered"]).sum()
                 row[key] = (side[col] == "retransmission").sum() / counted if counted else None
@@ -223,8 +228,9 @@ def pooled_report(results: dict[int, SetResult]) -> str:
         for r in table.iter_rows(named=True)
     ]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
-    lines = [f"pooled over {len(results)} sets (F1 >= {F1_MIN} where a class has >= {F1_MIN_SUPPORT} true members, "
-             f"loss rate within {LOSS_REL_TOL:.0%} of the truth's; * outside):"]
+    lines = [f"pooled over {len(results)} sets (F1 >= {F1_MIN} where a class has >= {F1_MIN_SUPPORT} true members; "
+             f"loss rate within {LOSS_REL_TOL:.0%} of the truth's, over flow directions of >= {LOSS_MIN_PACKETS} "
+             "data segments; * outside):"]
     lines += ["  " + "  ".join(x.ljust(w) for x, w in zip(cells, widths)) for cells in [head, *body]]
     misses = [(s, r.misses) for s, r in results.items() if r.misses.height]
     total = sum(m.height for _, m in misses)
