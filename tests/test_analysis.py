@@ -1454,3 +1454,31 @@ def test_keepalive_and_window_probe() -> None:
 def test_empty_capture_gives_empty_tables() -> None:
     a = analyze(frame())
     assert a.segments.height == 0 and a.flows.height == 0
+
+
+@pytest.mark.parametrize("blocks, expected", [(3, "new"), (2, "reordered")], ids=["option-full", "room-left"])
+def test_segment_below_a_full_sack_option_is_not_passed(blocks: int, expected: str) -> None:
+    """Phone-side capture of an upload: segments 3, 6, 8 and 10 are lost, the others arrive in
+    order. The server's ACK SACKs segment 4; its ACK of segment 5 is lost; the next one reports
+    segments 11, 9 and 7, the three newest blocks, all that fit beside a timestamp (RFC 2018
+    reports the most recent first): the block of segments 4 and 5 may be held and left out, so
+    segment 5 does not show as passed, and the cumulative ACK after the hole's re-send leaves it
+    `new` (seed 292). With room for one more block, the receiver would have reported it: segment 5
+    was missing then, and arrived late (`reordered`)."""
+    c = Conn(Endpoint(PHONE, 53990, 31), Endpoint(SERVER, 443, 3_500_000))
+    t = c.handshake(1.0, rtt=0.05)
+    for k in range(12):
+        c.send(t + 0.01 + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
+
+    def seg(k: int) -> tuple[int, int]:  # segment k's bytes (1-based)
+        return 1 + (k - 1) * MSS, 1 + k * MSS
+
+    c.send(t + 0.061, c.server, 1, rel_ack=1 + 2 * MSS)
+    c.send(t + 0.063, c.server, 1, rel_ack=1 + 2 * MSS, sack=[seg(4)])
+    c.server.lose()  # its ACK of segment 5
+    sack = [seg(11), seg(9), seg(7)][:blocks]
+    c.send(t + 0.071, c.server, 1, rel_ack=1 + 2 * MSS, sack=sack)
+    c.send(t + 0.072, c.client, 1 + 2 * MSS, MSS, rel_ack=1)  # segment 3's fast re-send
+    c.send(t + 0.123, c.server, 1, rel_ack=1 + 5 * MSS, sack=sack)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE)[4] == expected

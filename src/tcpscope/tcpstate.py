@@ -547,6 +547,29 @@ def _others_lost(
     return i - _OTHERS_LOOKBACK < a
 
 
+SACK_BLOCKS_MAX_TS = 3  # SACK blocks that fit in the TCP options beside a timestamp (RFC 2018: 4 without)
+
+
+@njit(cache=True)
+def _lowest_reported(
+    i: np.int64, ra: np.int64, ts: bool, sack_off: np.ndarray, sack_l: np.ndarray, sack_r: np.ndarray,
+    ack_raw: np.ndarray,
+) -> np.int64:
+    """When ACK i's SACK option is full (3 blocks beside a timestamp, 4 without), the receiver may
+    hold older blocks it left out (RFC 2018 reports the most recent first): bytes below the
+    lowest block reported may be held, so no segment there shows as passed. The lowest left edge
+    reported (above the ACK number), or the smallest int64 when the option is not full."""
+    n = sack_off[i + 1] - sack_off[i]
+    lo = np.iinfo(np.int64).min
+    if n < (SACK_BLOCKS_MAX_TS if ts else SACK_BLOCKS_MAX_TS + 1):
+        return lo
+    for x in range(sack_off[i], sack_off[i + 1]):
+        left = ra + _s32(sack_l[x] - ack_raw[i])
+        if left > ra and (lo == np.iinfo(np.int64).min or left < lo):
+            lo = left
+    return lo
+
+
 @njit(cache=True)
 def _settle_by_answers(
     step1: bool, ipid: np.int64, p_ipid: np.int64, p_ack: np.int64, seq: np.int64, max_end: np.int64,
@@ -968,10 +991,11 @@ def walk_flows(
                     # that the receiver still misses were passed by a later segment
                     if sender_vantage[ko] and merged > 0:
                         top = sb[o][merged - 1, 0]
+                        lo_rep = _lowest_reported(i, ra, tsval[i] >= 0, sack_off, sack_l, sack_r, ack_raw)
                         x2 = max(qh[o], pm[o])
                         while x2 < qt[o] and q[o][x2, 0] <= top:
                             r = q[o][x2, 1]
-                            if not _covered(sb[o], nsb[o], rel_seq[r], q[o][x2, 0]):
+                            if not _covered(sb[o], nsb[o], rel_seq[r], q[o][x2, 0]) and q[o][x2, 0] > lo_rep:
                                 passed[r] = True
                             x2 += 1
                         pm[o] = max(pm[o], x2)
