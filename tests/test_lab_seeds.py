@@ -128,6 +128,7 @@ def test_pooled_over_seeds_scores_each_capture_name_over_every_set() -> None:
     text = pooled_report({1: one, 2: two})
     assert "0.917* (13)" in text  # F1 below 0.97 on a class with 13 members: marked
     assert "- (8)" in text  # too few members for a bound
+    assert text.splitlines()[2].rstrip().endswith("0.1100 vs 0.1200*  -")  # no s2c flow direction at all
     assert "0.1100 vs 0.1200*" in text  # 8 % off the truth's loss rate: marked
     assert "2 of 102 data segments missed over the 2 sets" in text
     assert [ln.strip() for ln in text.splitlines()[-2:]] == [

@@ -204,7 +204,9 @@ def _f1_cell(support: int, f1: float | None) -> str:
 
 
 def _loss_cell(truth: float | None, got: float | None) -> str:
-    if not truth:
+    if truth is None:
+        return "-"  # no flow direction the bound applies to
+    if truth == 0:
         return "0" if not got else f"{got:.4f}* vs 0"
     err = abs((got or 0.0) - truth) / truth
     return f"{got or 0.0:.4f} vs {truth:.4f}{'*' if err > LOSS_REL_TOL else ''}"
