@@ -1482,3 +1482,28 @@ def test_segment_below_a_full_sack_option_is_not_passed(blocks: int, expected: s
     c.send(t + 0.123, c.server, 1, rel_ack=1 + 5 * MSS, sack=sack)
     a = analyze(frame(c), device=PHONE)
     assert _classes(a.segments, PHONE)[4] == expected
+
+
+@pytest.mark.parametrize("hidden, expected", [(3, "retransmission"), (2, "new"), (5, "new")],
+                         ids=["one-more-than-the-answers", "answers-only", "more-than-a-copy-and-a-probe"])
+def test_more_missing_ids_than_answers(hidden: int, expected: str) -> None:
+    """Server-side capture of a chat (seeds 194, 228, 332). The phone's message, the server's
+    reply at once, and its loss probe 0.27 s later; then the phone's next message 0.6 s after
+    its first, acknowledging the reply, after `hidden` missing phone IDs. Two server packets
+    could have drawn the phone's answers (an ACK of the reply, a D-SACK of the probe), so with
+    three missing one was data: the message's first copy, and this is its re-send. With two
+    missing, they may all be answers and the message new. With five, more data than a first
+    copy and its probe was hidden, and nothing is said."""
+    c = Conn(Endpoint(PHONE, 54000 + hidden, 5_900), Endpoint(SERVER, 443, 9_900))
+    t = c.handshake(1.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    t = c.exchanges(t, 5)  # earlier exchanges (the phone's IDs count by 1)
+    c.send(t + 0.1, cli, 501, 100, rel_ack=146)
+    c.send(t + 0.1005, srv, 146, 29, rel_ack=601)  # the reply, with the ACK of the message
+    c.send(t + 0.37, srv, 146, 29, rel_ack=601)  # its loss probe
+    cli.lose(hidden)
+    c.send(t + 0.7, cli, 601, 80, rel_ack=175)  # the next message
+    c.send(t + 0.7005, srv, 175, 29, rel_ack=681)
+    a = analyze(frame(c), device=PHONE)
+    assert set(a.flows["vantage"]) == {"server"}
+    assert _classes(a.segments, PHONE)[-1] == expected

@@ -230,6 +230,42 @@ def _lost_reply(
     return t - t_echo >= 2 * _rtt(min_rtt) + MIN_RTO_S
 
 
+_ANSWERABLE_LOOKBACK = 64  # rows _more_missing_than_answers looks back over
+
+
+@njit(cache=True)
+def _more_missing_than_answers(
+    sender_side: bool, step1: bool, i: np.int64, a: np.int64, d: np.int64, side: np.ndarray, t: np.ndarray,
+    plen: np.ndarray, flags: np.ndarray, ipid: np.int64, p_ipid: np.int64, has_ack: bool, ack: np.int64,
+    p_ack: np.int64, p_t: float, floor: float, below: np.int64, own_acked: bool,
+) -> bool:
+    """At the receiver's side, is this in-order segment, which acknowledges the receiver's data,
+    the re-send of a copy hidden among more missing IDs than the receiver's packets could have
+    drawn answers? The lost-reply rule reads one or two missing IDs, which may all be answers.
+    With three or more, each of the receiver's data packets sent after the sender's previous one
+    and a round trip before this one (`floor`) drew at most one; when the missing IDs outnumber
+    those, the others were data, and no more than PROBE_MAX_MISSING of them (a first copy and its
+    probe). Data at the next byte expected that this segment repeats was its first copy: new data
+    beyond would have left a hole, and re-sends of older bytes are ruled out when the sender has
+    no hole open below (`below`) and the receiver had acknowledged all it sent before (`own_acked`).
+    It comes a timer after the sender's previous packet (seeds 194, 228, 332: a chat message or
+    reply lost with the answers around it, three IDs missing where two were answers at most)."""
+    if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or below != 0 or not own_acked:
+        return False
+    missing = _ids_missing(ipid, p_ipid)
+    if missing <= PROBE_MAX_MISSING or t[i] - p_t < MIN_RTO_S or not np.isfinite(floor):
+        return False
+    answerable = 0
+    for r in range(i - 1, max(a, i - _ANSWERABLE_LOOKBACK) - 1, -1):
+        if t[r] <= p_t:
+            break
+        if r == max(a, i - _ANSWERABLE_LOOKBACK):
+            return False  # looked back as far as it may without reaching the previous packet
+        if side[r] != d and (plen[r] > 0 or (flags[r] & FIN) != 0) and t[r] <= t[i] - floor:
+            answerable += 1
+    return answerable < missing <= answerable + PROBE_MAX_MISSING
+
+
 @njit(cache=True)
 def _lost_above(
     sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, top_ipid: np.int64, lower: np.int64,
@@ -1113,6 +1149,14 @@ def walk_flows(
                     resent_t[o], answers_at_once,
                 ):
                     cls[i] = RETRANSMISSION  # a reply lost upstream, re-sent after a timeout
+                    lone[d] = i
+                    lone_gap[d] = _ids_missing(ipid[i], p_ipid)
+                # (the timer's wait is tested here first: a call with arrays costs, and most segments fail it)
+                elif t[i] - p_t >= MIN_RTO_S and _more_missing_than_answers(
+                    sender_vantage[k], ipid_step1[k], i, a, d, side, t, plen, flags, ipid[i], p_ipid, has_ack[i],
+                    rel_ack[i], p_ack, p_t, _path_floor(min_rtt[o], path_rtt[f]), below, acked[d] >= max_end[d],
+                ):
+                    cls[i] = RETRANSMISSION  # its first copy hidden among the answers around it
                     lone[d] = i
                     lone_gap[d] = _ids_missing(ipid[i], p_ipid)
                 # PAWS at the receiver's side: discarded on arrival, its bytes stay a hole
