@@ -244,7 +244,7 @@ def pooled_report(results: dict[int, SetResult]) -> str:
         for reason, n in reasons.iter_rows():
             lines.append(f"  {n:>5} without evidence: {reason}")
         own = every.filter(pl.col("reason").is_null()).sort("seed", "capture", "frame")
-        lines.append(f"  {own.height:>5} the classifier's (or not yet explained):")
+        lines.append(f"  {own.height:>5} the classifier's (or not yet explained){':' if own.height else ''}")
         lines += [
             f"        seed {r['seed']} {r['capture']} frame {r['frame']}: {r['truth']} taken for {r['pred']}"
             for r in own.iter_rows(named=True)
