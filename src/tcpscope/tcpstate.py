@@ -588,8 +588,7 @@ SACK_BLOCKS_MAX_TS = 3  # SACK blocks that fit in the TCP options beside a times
 
 @njit(cache=True)
 def _lowest_reported(
-    i: np.int64, ra: np.int64, ts: bool, sack_off: np.ndarray, sack_l: np.ndarray, sack_r: np.ndarray,
-    ack_raw: np.ndarray,
+    i: np.int64, ra: np.int64, ts: bool, sack_off: np.ndarray, sack_l: np.ndarray, ack_raw: np.ndarray
 ) -> np.int64:
     """When ACK i's SACK option is full (3 blocks beside a timestamp, 4 without), the receiver may
     hold older blocks it left out (RFC 2018 reports the most recent first): bytes below the
@@ -1027,7 +1026,7 @@ def walk_flows(
                     # that the receiver still misses were passed by a later segment
                     if sender_vantage[ko] and merged > 0:
                         top = sb[o][merged - 1, 0]
-                        lo_rep = _lowest_reported(i, ra, tsval[i] >= 0, sack_off, sack_l, sack_r, ack_raw)
+                        lo_rep = _lowest_reported(i, ra, tsval[i] >= 0, sack_off, sack_l, ack_raw)
                         x2 = max(qh[o], pm[o])
                         while x2 < qt[o] and q[o][x2, 0] <= top:
                             r = q[o][x2, 1]

@@ -3,7 +3,8 @@
 `verify_set` scores every capture of a set against its truth (tcpscope.lab.score) and, under each
 bound that fails, names the segments it missed with the reason where the capture held no evidence
 for them (tcpscope.lab.evidence). `seeds_report` sums the sets of many seeds up, so the claim "the
-same bounds hold with other seeds" is one command away from being checked."""
+same bounds hold with other seeds" is one command away from being checked; `pooled_report` checks
+the bounds again on each capture's segments pooled over all the sets, and lists every miss."""
 
 from __future__ import annotations
 
@@ -16,7 +17,17 @@ import polars as pl
 from tcpscope.errors import TcpscopeError
 from tcpscope.lab.evidence import bound_misses, unseen
 from tcpscope.lab.score import (
-    F1_CLASSES, F1_MIN, F1_MIN_SUPPORT, LOSS_MIN_PACKETS, LOSS_REL_TOL, Check, bound_checks, class_scores, pooled, pooled_checks, score,
+    F1_CLASSES,
+    F1_MIN,
+    F1_MIN_SUPPORT,
+    LOSS_MIN_PACKETS,
+    LOSS_REL_TOL,
+    Check,
+    bound_checks,
+    class_scores,
+    pooled,
+    pooled_checks,
+    score,
 )
 
 
