@@ -251,7 +251,9 @@ def pooled_report(results: dict[int, SetResult]) -> str:
     lines.append(f"{total} of {segments} data segments missed over the {len(results)} sets")
     if total:
         every = pl.concat([m.with_columns(seed=pl.lit(s)) for s, m in misses], how="diagonal_relaxed")
-        reasons = every.filter(pl.col("reason").is_not_null()).group_by("reason").len().sort("len", descending=True)
+        reasons = every.filter(pl.col("reason").is_not_null()).group_by("reason").len().sort(
+            ["len", "reason"], descending=[True, False]
+        )
         for reason, n in reasons.iter_rows():
             lines.append(f"  {n:>5} without evidence: {reason}")
         own = every.filter(pl.col("reason").is_null()).sort("seed", "capture", "frame")
