@@ -249,21 +249,22 @@ def _more_missing_than_answers(
     beyond would have left a hole, and re-sends of older bytes are ruled out when the sender has
     no hole open below (`below`) and the receiver had acknowledged all it sent before (`own_acked`).
     It comes a timer after the sender's previous packet (seeds 194, 228, 332: a chat message or
-    reply lost with the answers around it, three IDs missing where two were answers at most)."""
+    reply lost with the answers around it, three IDs missing where two were answers at most). The
+    caller tests that wait, t[i] - p_t >= MIN_RTO_S, before the call: most segments fail it."""
     if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or below != 0 or not own_acked:
         return False
     missing = _ids_missing(ipid, p_ipid)
-    if missing <= PROBE_MAX_MISSING or t[i] - p_t < MIN_RTO_S or not np.isfinite(floor):
+    if missing <= PROBE_MAX_MISSING or not np.isfinite(floor):
         return False
     answerable = 0
+    reached = False  # the sender's previous packet, within the look-back
     for r in range(i - 1, max(a, i - _ANSWERABLE_LOOKBACK) - 1, -1):
         if t[r] <= p_t:
+            reached = True
             break
-        if r == max(a, i - _ANSWERABLE_LOOKBACK):
-            return False  # looked back as far as it may without reaching the previous packet
         if side[r] != d and (plen[r] > 0 or (flags[r] & FIN) != 0) and t[r] <= t[i] - floor:
             answerable += 1
-    return answerable < missing <= answerable + PROBE_MAX_MISSING
+    return reached and answerable < missing <= answerable + PROBE_MAX_MISSING
 
 
 @njit(cache=True)
@@ -1150,7 +1151,7 @@ def walk_flows(
                     cls[i] = RETRANSMISSION  # a reply lost upstream, re-sent after a timeout
                     lone[d] = i
                     lone_gap[d] = _ids_missing(ipid[i], p_ipid)
-                # (the timer's wait is tested here first: a call with arrays costs, and most segments fail it)
+                # (its timer's wait is tested here, before the call: a call with arrays costs)
                 elif t[i] - p_t >= MIN_RTO_S and _more_missing_than_answers(
                     sender_vantage[k], ipid_step1[k], i, a, d, side, t, plen, flags, ipid[i], p_ipid, has_ack[i],
                     rel_ack[i], p_ack, p_t, _path_floor(min_rtt[o], path_rtt[f]), below, acked[d] >= max_end[d],

@@ -157,7 +157,7 @@ def loss_rates(matched: pl.DataFrame, flows: pl.DataFrame) -> pl.DataFrame:
         dir=pl.col("dir").first(),
         at_sender=pl.col("at_sender").first(),
         truth_data_packets=pl.len().cast(pl.Int64),
-        truth_counted=pl.col("truth").is_in(["new", "retransmission", "reordered"]).sum().cast(pl.Int64),
+        truth_counted=pl.col("truth").is_in(LOSS_COUNTED).sum().cast(pl.Int64),
         truth_retransmission=(pl.col("truth") == "retransmission").sum().cast(pl.Int64),
     )
     f = flows.select(
@@ -207,6 +207,7 @@ F1_MIN_SUPPORT = 10  # ... wherever the class has at least this many true member
 F1_CLASSES = ("retransmission", "reordered", "spurious_retransmission")
 LOSS_REL_TOL = 0.05  # per flow direction with true loss and at least LOSS_MIN_PACKETS data packets
 LOSS_MIN_PACKETS = 20  # (and exactly 0 wherever the truth has no loss, whatever the size)
+LOSS_COUNTED = ("new", "retransmission", "reordered")  # the classes a loss rate divides by (docs/metrics.md)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from tcpscope.lab.packet import SYN
 from tcpscope.lab.pcapio import read_raw_pcap
 
 LABELS = ("new", "reordered", "retransmission", "spurious_retransmission")
@@ -88,7 +89,7 @@ def _paws_accepted(pkts: pl.DataFrame, isn: int) -> dict[int, bool]:
     fwd = pkts.filter((pl.col("action") == "forward") & pl.col("t_out_ns").is_not_null()).sort("t_out_ns")
     rel = _unwrap([isn, *fwd["seq"].to_list()])[1:]
     first = pkts.sort("idx").head(1)
-    rcv_nxt: int | None = 0 if first.height and first["flags"][0] & 0x02 else None
+    rcv_nxt: int | None = 0 if first.height and first["flags"][0] & SYN else None
     ooo = Ranges()
     ts_recent: int | None = None
     accepted: dict[int, bool] = {}
@@ -129,7 +130,7 @@ def label_log(log: pl.DataFrame) -> pl.DataFrame:
     for (src, sport, dst, dport), g in data.group_by(["src", "sport", "dst", "dport"], maintain_order=True):
         b = base.filter((pl.col("src") == src) & (pl.col("sport") == sport)
                         & (pl.col("dst") == dst) & (pl.col("dport") == dport)).row(0, named=True)
-        isn = (b["base"] + 1) % (1 << 32) if b["f0"] & 0x02 else b["base"]
+        isn = (b["base"] + 1) % (1 << 32) if b["f0"] & SYN else b["base"]
         seqs = g["seq"].to_list()
         rel = _unwrap([isn, *seqs])[1:]
         lens = g["len"].to_list()

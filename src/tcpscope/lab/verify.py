@@ -20,6 +20,7 @@ from tcpscope.lab.score import (
     F1_CLASSES,
     F1_MIN,
     F1_MIN_SUPPORT,
+    LOSS_COUNTED,
     LOSS_MIN_PACKETS,
     LOSS_REL_TOL,
     Check,
@@ -202,7 +203,7 @@ def pooled_over_seeds(results: dict[int, SetResult]) -> pl.DataFrame:
         for d in ("c2s", "s2c"):
             side = m.filter((pl.col("dir") == d) & pl.col("big"))
             for col, key in (("truth", f"{d}_truth_loss"), ("pred", f"{d}_loss")):
-                counted = side[col].is_in(["new", "retransmission", "reordered"]).sum()
+                counted = side[col].is_in(LOSS_COUNTED).sum()
                 row[key] = (side[col] == "retransmission").sum() / counted if counted else None
         rows.append(row)
     return pl.DataFrame(rows)
