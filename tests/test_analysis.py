@@ -16,6 +16,11 @@ def _classes(segments: pl.DataFrame, src: str) -> list[str | None]:
     return segments.filter((pl.col("src") == src) & (pl.col("len") > 0))["seg_class"].to_list()
 
 
+def _bases(segments: pl.DataFrame, src: str) -> list[str | None]:
+    """Each data segment's `seg_basis`: the rule that set its class."""
+    return segments.filter((pl.col("src") == src) & (pl.col("len") > 0))["seg_basis"].to_list()
+
+
 def _ten_segments_up(c: Conn, t: float, lost: int) -> None:
     """The phone sends ten segments; segments 3 .. 2 + `lost` are lost after the capture point. The
     server's ACKs come back one RTT later: 1-2 acknowledged, then duplicate ACKs SACKing the rest."""
@@ -443,6 +448,8 @@ def test_answers_show_a_copy_needless_whichever_was_lost(case: str, third: str) 
     assert set(a.flows["vantage"]) == {"client"}
     resends = _classes(a.segments, PHONE)[16:]
     assert resends == ["retransmission", "retransmission", third, "spurious_retransmission"]
+    third_basis = "answer_count" if third == "spurious_retransmission" else "resent"
+    assert _bases(a.segments, PHONE)[16:] == ["resent", "resent", third_basis, "dsack"]
 
 
 @pytest.mark.parametrize(
@@ -671,6 +678,7 @@ def test_reply_lost_with_its_ack(
     c.send(t + 4.0 + reply_after, c.server, 121, 30, rel_ack=601, tsecr=tsecr)
     a = analyze(frame(c), device=PHONE)
     assert _classes(a.segments, SERVER) == ["new"] * 4 + [expected]
+    assert _bases(a.segments, SERVER)[-1] == ("lost_reply" if expected == "retransmission" else "above_highest")
 
 
 @pytest.mark.parametrize("dsack_from, expected", [(2, "retransmission"), (1, "spurious_retransmission")],
@@ -690,6 +698,7 @@ def test_dsack_of_part_of_a_resend(dsack_from: int, expected: str) -> None:
     c.send(t + 1.6, c.server, 1, rel_ack=901, sack=[(1 + 300 * dsack_from, 901)])
     a = analyze(frame(c), device=PHONE)
     assert _classes(a.segments, PHONE) == ["new"] * 3 + [expected]
+    assert _bases(a.segments, PHONE)[-1] == ("resent" if expected == "retransmission" else "dsack")
 
 
 @pytest.mark.parametrize("reset_ts", [True, False], ids=["resets-with-timestamps", "resets-without-timestamps"])
@@ -1507,3 +1516,4 @@ def test_more_missing_ids_than_answers(hidden: int, expected: str) -> None:
     a = analyze(frame(c), device=PHONE)
     assert set(a.flows["vantage"]) == {"server"}
     assert _classes(a.segments, PHONE)[-1] == expected
+    assert _bases(a.segments, PHONE)[-1] == ("more_missing_ids" if expected == "retransmission" else "above_highest")

@@ -179,8 +179,8 @@ WORK_COLUMNS = (
 )
 # the columns the analysis adds after the packets columns, in `segments` order
 ADDED_COLUMNS = (
-    "flow_id", "from_client", "from_device", "t", "rel_seq", "rel_ack", "win_bytes", "seg_class", "inflight",
-    "rtt_ms",
+    "flow_id", "from_client", "from_device", "t", "rel_seq", "rel_ack", "win_bytes", "seg_class", "seg_basis",
+    "inflight", "rtt_ms",
 )
 
 
@@ -276,7 +276,7 @@ def analyze(
     rtt_hint = hs.sort("flow_id")["handshake_rtt_ms"].cast(pl.Float64).fill_null(float("nan")).to_numpy() / 1e3
     path_rtt = _path_rtt(ends, ctx, n_flows)
 
-    cls, inflight, rtt_ack, rtt_echo = _run_kernel(df, sides, rtt_hint, path_rtt)
+    cls, basis, inflight, rtt_ack, rtt_echo = _run_kernel(df, sides, rtt_hint, path_rtt)
     df = df.with_columns(_rtt_ack=pl.Series(rtt_ack).fill_nan(None), _rtt_echo=pl.Series(rtt_echo).fill_nan(None))
     # flows without a handshake: place the capture point from the RTT samples, then re-walk
     guess = _vantage_from_samples(df)
@@ -287,13 +287,16 @@ def analyze(
     )
     if not decided["_sender_vantage"].equals(sides["_sender_vantage"]):
         sides = decided.drop("_guess")
-        cls, inflight, rtt_ack, rtt_echo = _run_kernel(df, sides, rtt_hint, path_rtt)
+        cls, basis, inflight, rtt_ack, rtt_echo = _run_kernel(df, sides, rtt_hint, path_rtt)
         df = df.with_columns(_rtt_ack=pl.Series(rtt_ack).fill_nan(None), _rtt_echo=pl.Series(rtt_echo).fill_nan(None))
 
     names = pl.Series(list(tcpstate.CLASS_NAMES))
     cls_s = pl.Series(cls.astype(np.int64))
+    why = pl.Series(list(tcpstate.BASIS_NAMES))
+    basis_s = pl.Series(basis.astype(np.int64))
     df = df.with_columns(
         seg_class=pl.when(cls_s >= 0).then(names.gather(cls_s.clip(0, len(names) - 1))),
+        seg_basis=pl.when(basis_s >= 0).then(why.gather(basis_s.clip(0, len(why) - 1))),
         inflight=pl.when(pl.Series(inflight) >= 0).then(pl.Series(inflight)),
     )
     vantage = _per_side(sides, "_sender_vantage", n_flows)

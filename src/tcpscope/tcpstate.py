@@ -13,6 +13,34 @@ import numpy as np
 from numba import njit
 
 from tcpscope.classes import (  # noqa: F401 - re-exported: the walk emits these codes
+    B_ACKED_BEFORE,
+    B_ACKED_TOO_SOON,
+    B_ANSWER_COUNT,
+    B_BEHIND_PURE_ACK,
+    B_DSACK,
+    B_DSACK_AT_RECEIVER,
+    B_DSACK_FIRST_SEGMENT,
+    B_DUPLICATE,
+    B_EIFEL,
+    B_FILLED_HOLE_EARLY,
+    B_FILLED_HOLE_LATE,
+    B_HIDDEN_ORIGINAL,
+    B_ID_GAP_EXPLAINED,
+    B_LOST_ABOVE,
+    B_LOST_REPLY,
+    B_MORE_MISSING_IDS,
+    B_ABOVE_HIGHEST,
+    B_PASSED,
+    B_PASSED_RESEND_NEEDLESS,
+    B_PAWS_OVERTAKEN,
+    B_PAWS_RESEND,
+    B_PROBE,
+    B_RESENT,
+    B_SACKED_TOO_SOON,
+    B_SEEN_BEFORE,
+    B_SENT_BEFORE_CAPTURE,
+    B_WINDOW_DROP,
+    BASIS_NAMES,
     CLASS_NAMES,
     KEEPALIVE,
     NET_DUP,
@@ -465,11 +493,16 @@ def _tail_lost_after(ipid: np.int64, p_ipid: np.int64, t: float, p_t: float) -> 
 
 
 @njit(cache=True)
-def _mark_spurious(cls: np.ndarray, passed: np.ndarray, row: np.int64, orig: np.int64) -> None:
-    """A needless re-send; if its original had been passed by a later segment, it was reordered."""
+def _mark_spurious(
+    cls: np.ndarray, basis: np.ndarray, passed: np.ndarray, row: np.int64, orig: np.int64, why: np.int64
+) -> None:
+    """A needless re-send (shown by rule `why`); if its original had been passed by a later
+    segment, it was reordered."""
     cls[row] = SPURIOUS
+    basis[row] = why
     if orig >= 0 and passed[orig] and cls[orig] == NEW:
         cls[orig] = REORDERED
+        basis[orig] = B_PASSED_RESEND_NEEDLESS
 
 
 @njit(cache=True)
@@ -497,8 +530,8 @@ def _missing_answers(
 @njit(cache=True)
 def _answered_copies(
     hist: np.ndarray, n: np.int64, skip: np.int64, left: np.int64, right: np.int64, t: np.ndarray,
-    cls: np.ndarray, passed: np.ndarray, answers: np.int64, since: float, last_new: np.int64, quiet: bool,
-    others_lost: bool,
+    cls: np.ndarray, basis: np.ndarray, passed: np.ndarray, answers: np.int64, since: float, last_new: np.int64,
+    quiet: bool, others_lost: bool,
 ) -> None:
     """The receiver's missing packets (`answers`, counted by its IP IDs) against the copies of
     [left, right) it can have answered (sent after `since`: after its last packet seen here had
@@ -533,7 +566,7 @@ def _answered_copies(
         if x != skip and hist[x, 0] < right and hist[x, 1] > left and t[hist[x, 2]] > since:
             # with `lost` copies lost, one of the first lost + 1 delivered the bytes
             if place > lost and cls[hist[x, 2]] == RETRANSMISSION:
-                _mark_spurious(cls, passed, hist[x, 2], hist[x, 3])
+                _mark_spurious(cls, basis, passed, hist[x, 2], hist[x, 3], B_ANSWER_COUNT)
             place += 1
 
 
@@ -610,8 +643,8 @@ def _lowest_reported(
 def _settle_by_answers(
     step1: bool, ipid: np.int64, p_ipid: np.int64, p_ack: np.int64, seq: np.int64, max_end: np.int64,
     max_len: np.int64, hist: np.ndarray, n: np.int64, skip: np.int64, left: np.int64, right: np.int64,
-    t: np.ndarray, cls: np.ndarray, passed: np.ndarray, since: float, last_new: np.int64, a: np.int64,
-    d: np.int64, side: np.ndarray, has_ack: np.ndarray, rel_ack: np.ndarray, rcv_data: bool, i: np.int64,
+    t: np.ndarray, cls: np.ndarray, basis: np.ndarray, passed: np.ndarray, since: float, last_new: np.int64,
+    a: np.int64, d: np.int64, side: np.ndarray, has_ack: np.ndarray, rel_ack: np.ndarray, rcv_data: bool, i: np.int64,
     rel_seq: np.ndarray, plen: np.ndarray, sack_off: np.ndarray, sack_l: np.ndarray, sack_r: np.ndarray,
     ack_raw: np.ndarray,
 ) -> None:
@@ -630,13 +663,15 @@ def _settle_by_answers(
         others_lost = _others_lost(
             i, a, 1 - d, since, left, right, side, t, rel_seq, plen, has_ack, rel_ack, sack_off, sack_l, sack_r, ack_raw
         )
-        _answered_copies(hist, n, skip, left, right, t, cls, passed, answers, since, last_new, quiet, others_lost)
+        _answered_copies(
+            hist, n, skip, left, right, t, cls, basis, passed, answers, since, last_new, quiet, others_lost
+        )
 
 
 @njit(cache=True)
 def _dsack_of_first_segment(
     r: np.int64, first_seq: np.int64, left: np.int64, right: np.int64, tsecr: np.int64, rel_seq: np.ndarray,
-    plen: np.ndarray, tsval: np.ndarray, cls: np.ndarray,
+    plen: np.ndarray, tsval: np.ndarray, cls: np.ndarray, basis: np.ndarray,
 ) -> None:
     """At the sender's side, a D-SACK of the side's first data segment, which the capture saw
     once, and that echoes its TSval (Linux takes TS.Recent from a duplicate at the left edge):
@@ -648,12 +683,13 @@ def _dsack_of_first_segment(
         and tsecr >= 0 and tsecr == tsval[r]
     ):
         cls[r] = SPURIOUS
+        basis[r] = B_DSACK_FIRST_SEGMENT
 
 
 @njit(cache=True)
 def _dsack_at_receiver(
     a: np.int64, i: np.int64, o: np.int64, left: np.int64, right: np.int64, side: np.ndarray, t: np.ndarray,
-    rel_seq: np.ndarray, plen: np.ndarray, cls: np.ndarray,
+    rel_seq: np.ndarray, plen: np.ndarray, cls: np.ndarray, basis: np.ndarray,
 ) -> None:
     """At the receiver's side, a D-SACK (sent at once, RFC 2883) for the whole of a segment that
     just passed: the receiver already had those bytes, from a copy the capture point never saw
@@ -664,6 +700,7 @@ def _dsack_at_receiver(
         if side[r] == o and plen[r] > 0 and rel_seq[r] < right and rel_seq[r] + plen[r] > left:
             if left <= rel_seq[r] and rel_seq[r] + plen[r] <= right and (cls[r] == NEW or cls[r] == RETRANSMISSION):
                 cls[r] = SPURIOUS
+                basis[r] = B_DSACK_AT_RECEIVER
             return
 
 
@@ -746,6 +783,7 @@ def walk_flows(
     """Classify data segments, compute bytes in flight and RTT samples for every flow."""
     n = t.shape[0]
     cls = np.full(n, -1, dtype=np.int8)
+    basis = np.full(n, -1, dtype=np.int8)  # the rule that set each class (BASIS_NAMES), last
     inflight = np.full(n, -1, dtype=np.int64)
     rtt_ack = np.full(n, np.nan)  # data -> covering ACK (sender-side RTT, Karn)
     rtt_echo = np.full(n, np.nan)  # peer TSval -> data echoing it (receiver-side RTT)
@@ -860,6 +898,7 @@ def walk_flows(
                         ambiguous = ambiguous or q[o][last, 2] != 0
                         if passed[q[o][last, 1]] and q[o][last, 2] == 0:
                             cls[q[o][last, 1]] = REORDERED  # arrived after a later segment, never re-sent
+                            basis[q[o][last, 1]] = B_PASSED
                         qh[o] += 1
                     if last >= 0 and not ambiguous:
                         r = q[o][last, 1]
@@ -888,6 +927,7 @@ def walk_flows(
                         if pend[o][j, 1] <= ra:
                             r = pend[o][j, 2]
                             spurious = False
+                            why = B_EIFEL
                             if ts_ok[ko] and tsecr[i] >= 0 and first_ts >= 0 and pend[o][j, 4] == 0:
                                 # Eifel (RFC 3522): the first ACK of these bytes echoes an earlier
                                 # transmission. Not after a SACK of them: the cumulative ACK then
@@ -902,8 +942,9 @@ def walk_flows(
                                 pass  # with SACK the receiver reports needless copies itself (D-SACK)
                             elif np.isfinite(min_rtt[o]) and t[i] - t[r] < SPURIOUS_RTT_FRACTION * min_rtt[o]:
                                 spurious = True  # no timestamps: too soon to be caused by the re-send
+                                why = B_ACKED_TOO_SOON
                             if spurious:
-                                _mark_spurious(cls, passed, pend[o][j, 2], pend[o][j, 3])
+                                _mark_spurious(cls, basis, passed, pend[o][j, 2], pend[o][j, 3], why)
                             elif ln > 0 and sack_off[i + 1] == sack_off[i]:
                                 # the receiver's own data acknowledges the bytes: it answered no
                                 # copy itself, so its missing packets may count them all
@@ -911,9 +952,9 @@ def walk_flows(
                                 if np.isfinite(answer_rtt):
                                     _settle_by_answers(
                                         ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o],
-                                        nhist[o], -1, pend[o][j, 0], pend[o][j, 1], t, cls, passed, p_t - answer_rtt,
-                                        last_new[o], a, d, side, has_ack, rel_ack, first_data[d] >= 0, i, rel_seq, plen,
-                                        sack_off, sack_l, sack_r, ack_raw,
+                                        nhist[o], -1, pend[o][j, 0], pend[o][j, 1], t, cls, basis, passed,
+                                        p_t - answer_rtt, last_new[o], a, d, side, has_ack, rel_ack, first_data[d] >= 0,
+                                        i, rel_seq, plen, sack_off, sack_l, sack_r, ack_raw,
                                     )
                             pend[o][j] = pend[o][npend[o] - 1]
                             npend[o] -= 1
@@ -951,7 +992,7 @@ def walk_flows(
                         dsack = left >= l2 and right <= r2
                     if dsack:
                         if not sender_vantage[ko]:
-                            _dsack_at_receiver(a, i, o, left, right, side, t, rel_seq, plen, cls)
+                            _dsack_at_receiver(a, i, o, left, right, side, t, rel_seq, plen, cls, basis)
                         # the newest re-send of these bytes not yet shown needless was the copy;
                         # one the block covers only in part also carried bytes the receiver
                         # lacked (Linux D-SACKs the part below RCV.NXT): it was needed
@@ -960,20 +1001,20 @@ def walk_flows(
                             if hist[o][j, 0] < right and hist[o][j, 1] > left:
                                 whole = left <= hist[o][j, 0] and hist[o][j, 1] <= right
                                 if cls[hist[o][j, 2]] == RETRANSMISSION and whole:
-                                    _mark_spurious(cls, passed, hist[o][j, 2], hist[o][j, 3])
+                                    _mark_spurious(cls, basis, passed, hist[o][j, 2], hist[o][j, 3], B_DSACK)
                                     answer_rtt = _answer_rtt(min_rtt[o], tsecr[i], t[i], ts_seen[o], ts_time[o])
                                     if np.isfinite(answer_rtt):
                                         _settle_by_answers(
                                             ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o],
-                                            nhist[o], j, left, right, t, cls, passed, p_t - answer_rtt, last_new[o],
-                                            a, d, side, has_ack, rel_ack, first_data[d] >= 0, i, rel_seq,
+                                            nhist[o], j, left, right, t, cls, basis, passed, p_t - answer_rtt,
+                                            last_new[o], a, d, side, has_ack, rel_ack, first_data[d] >= 0, i, rel_seq,
                                             plen, sack_off, sack_l, sack_r, ack_raw,
                                         )
                                 break
                             j -= 1
                         if j < 0 and sender_vantage[ko] and first_data[o] >= 0 and ts_ok[ko]:
                             _dsack_of_first_segment(first_data[o], first_seq[o], left, right, tsecr[i], rel_seq, plen,
-                                                    tsval, cls)
+                                                    tsval, cls, basis)
                         j = 0
                         while j < npend[o]:
                             if cls[pend[o][j, 2]] == SPURIOUS:
@@ -989,7 +1030,7 @@ def walk_flows(
                             floor = _path_floor(min_rtt[o], path_rtt[f])
                             if np.isfinite(floor) and t[i] - t[r] < SACK_TOO_SOON * floor:
                                 # SACKed before the re-send could have arrived: an earlier copy did
-                                _mark_spurious(cls, passed, r, pend[o][j, 3])
+                                _mark_spurious(cls, basis, passed, r, pend[o][j, 3], B_SACKED_TOO_SOON)
                     # merge [left, right) into the scoreboard
                     if nsb[o] == sb[o].shape[0]:
                         sb[o] = _grow(sb[o])
@@ -1060,6 +1101,7 @@ def walk_flows(
                 late = lone_gap[d] == 1 and ipid[i] >= 0 and ((ipid[r] - ipid[i]) & 0xFFFF) == 1 and s != rel_seq[r]
                 if (s >= max_end[d] and t[i] - t[r] < wait) or late:
                     cls[r] = NEW
+                    basis[r] = B_ID_GAP_EXPLAINED
                     if lost_top_row[d] == r:
                         lost_top[d] = 0
                 lone[d] = -1
@@ -1069,6 +1111,7 @@ def walk_flows(
                     ipid[i], top_gap[d, 0], ipid[lost_top_row[d]], s, e, rel_seq[c], rel_seq[c] + plen[c]
                 ):
                     cls[c] = NEW
+                    basis[c] = B_ID_GAP_EXPLAINED
                     top_gap[d, 1] = -1
             if (fl & (SYN | RST)) != 0 and ln == 0:
                 continue
@@ -1076,6 +1119,7 @@ def walk_flows(
                 fin = (fl & FIN) != 0
                 if not fin and s == una[d] - 1 and max_end[d] <= una[d]:
                     cls[i] = WINDOW_PROBE if peer_win[d] == 0 else KEEPALIVE
+                    basis[i] = B_PROBE
                 elif s > max_end[d]:
                     # a FIN or a pure ACK carries its sender's next sequence number (SND.NXT):
                     # bytes below it were sent that the capture point has not seen (lost
@@ -1089,10 +1133,13 @@ def walk_flows(
                 continue
             if ln <= 1 and peer_win[d] == 0 and s >= una[d] - 1:
                 cls[i] = WINDOW_PROBE
+                basis[i] = B_PROBE
             elif ln <= 1 and s == una[d] - 1 and max_end[d] <= una[d]:
                 cls[i] = KEEPALIVE
+                basis[i] = B_PROBE
             elif s >= max_end[d]:
                 cls[i] = NEW
+                basis[i] = B_ABOVE_HIGHEST
                 # hidden packets that may have been re-sends of the holes open below (lost-tail rule);
                 # the holes are scanned only where that rule can apply
                 below = 0
@@ -1109,6 +1156,7 @@ def walk_flows(
                         and not _sent_before(i, lost_top_row[d], tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d])
                     ):
                         cls[i] = RETRANSMISSION
+                        basis[i] = B_LOST_ABOVE
                         top_gap[d, 1] = i
                         lost_top[d] -= (e - max_end[d] + max_len[d] - 1) // max_len[d]
                     else:
@@ -1120,6 +1168,7 @@ def walk_flows(
                             p_t, o_data_t, min_rtt[d], hole,
                         ):
                             cls[i] = RETRANSMISSION  # a loss probe of the last segment, above a lost one
+                            basis[i] = B_HIDDEN_ORIGINAL
                             lone[d] = i
                             lone_gap[d] = _ids_missing(ipid[i], p_ipid)
                 elif lost_top[d] > 0:
@@ -1131,6 +1180,7 @@ def walk_flows(
                     else:
                         if not _sent_before(i, lost_top_row[d], tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d]):
                             cls[i] = RETRANSMISSION
+                            basis[i] = B_LOST_ABOVE
                             top_gap[d, 1] = i
                         lost_top[d] -= 1
                 elif _lost_original(
@@ -1138,6 +1188,7 @@ def walk_flows(
                     o_data_t, min_rtt[d], below,
                 ):
                     cls[i] = RETRANSMISSION  # its original never reached the capture point
+                    basis[i] = B_HIDDEN_ORIGINAL
                     lone[d] = i
                     lone_gap[d] = _ids_missing(ipid[i], p_ipid)
                     _note_hidden(
@@ -1149,6 +1200,7 @@ def walk_flows(
                     resent_t[o], answers_at_once,
                 ):
                     cls[i] = RETRANSMISSION  # a reply lost upstream, re-sent after a timeout
+                    basis[i] = B_LOST_REPLY
                     lone[d] = i
                     lone_gap[d] = _ids_missing(ipid[i], p_ipid)
                 # (its timer's wait is tested here, before the call: a call with arrays costs)
@@ -1157,6 +1209,7 @@ def walk_flows(
                     rel_ack[i], p_ack, p_t, _path_floor(min_rtt[o], path_rtt[f]), below, acked[d] >= max_end[d],
                 ):
                     cls[i] = RETRANSMISSION  # its first copy hidden among the answers around it
+                    basis[i] = B_MORE_MISSING_IDS
                     lone[d] = i
                     lone_gap[d] = _ids_missing(ipid[i], p_ipid)
                 # PAWS at the receiver's side: discarded on arrival, its bytes stay a hole
@@ -1174,6 +1227,7 @@ def walk_flows(
                     opener = _hole_opener(holes[d], nholes[d], s, e)
                 if same and (dup[d, h, 2] == ipid[i] if id_informative else (ts_ok[k] and tsval[i] >= 0)):
                     cls[i] = NET_DUP
+                    basis[i] = B_DUPLICATE
                 elif opener >= 0:
                     # PAWS (RFC 7323 5.3): older than the receiver's TS.Recent, discarded on
                     # arrival: the hole stays open, the bytes were not delivered. A first
@@ -1181,6 +1235,7 @@ def walk_flows(
                     # after the opener, overtaken by a later re-send) stays a re-send
                     before = _sent_before(i, opener, tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d])
                     cls[i] = NEW if before else RETRANSMISSION
+                    basis[i] = B_PAWS_OVERTAKEN if before else B_PAWS_RESEND
                 else:
                     # walk the holes this segment overlaps, splitting them
                     filler = -1
@@ -1217,6 +1272,7 @@ def walk_flows(
                         before = _sent_before(i, filler, tsval, ipid, t, ts_ok[k], ipid_seq[k], min_rtt[d])
                         if not before:
                             cls[i] = RETRANSMISSION
+                            basis[i] = B_FILLED_HOLE_LATE
                             lower = _segments_below(holes[d], nholes[d], s, max_len[d])
                             if lower > 0 and ipid_step1[k] and not sender_vantage[k]:
                                 lower = max(lower - _resent_lately(
@@ -1232,6 +1288,7 @@ def walk_flows(
                             _note_hidden(lost_top, lost_top_row, top_gap, d, gap, i, p_ipid)
                         elif plen[filler] > 0 or (flags[filler] & FIN) != 0:
                             cls[i] = REORDERED
+                            basis[i] = B_FILLED_HOLE_EARLY
                             late_seq[d, n_late[d] % _RECENT_LATE] = s
                             n_late[d] += 1
                         else:
@@ -1239,12 +1296,16 @@ def walk_flows(
                             # byte stream, so this is not reordering (RFC 4737 counts packets
                             # that carry sequence space)
                             cls[i] = NEW
+                            basis[i] = B_BEHIND_PURE_ACK
                     elif sender_vantage[k] and e <= una[d]:
                         cls[i] = SPURIOUS  # the peer had already acknowledged these bytes
+                        basis[i] = B_ACKED_BEFORE
                     elif sender_vantage[k] and win_drop[d] and s == una[d]:
                         cls[i] = SPURIOUS  # a copy had arrived; the receiver had no room for it
+                        basis[i] = B_WINDOW_DROP
                     elif sender_vantage[k]:
                         cls[i] = RETRANSMISSION
+                        basis[i] = B_RESENT
                         if npend[d] == pend[d].shape[0]:
                             pend[d] = _grow(pend[d])
                         pend[d][npend[d], 0] = s
@@ -1260,8 +1321,10 @@ def walk_flows(
                     elif s < first_seq[d] and _peer_acked(i, a, d, side, has_ack, rel_ack, una[d]) < e:
                         # sent before the capture started and not yet acknowledged: lost upstream
                         cls[i] = RETRANSMISSION
+                        basis[i] = B_SENT_BEFORE_CAPTURE
                     else:
                         cls[i] = SPURIOUS  # bytes the receiver side had already seen
+                        basis[i] = B_SEEN_BEFORE
                         # a needless re-send of a hole filled meanwhile by its late original
                         # shows the same ID gap; the holes still open below it and the late
                         # segments held with it may have been re-sent (lost) before it
@@ -1317,4 +1380,4 @@ def walk_flows(
                     if hi > lo:
                         sacked += hi - lo
                 inflight[i] = max(max_end[d] - max(una[d], -(1 << 62)) - sacked, 0)
-    return cls, inflight, rtt_ack, rtt_echo
+    return cls, basis, inflight, rtt_ack, rtt_echo
