@@ -554,3 +554,42 @@ def test_render_handshake_only_capture_says_no_data(tmp_path: Path) -> None:
     hs = seg.filter(pl.col("seg_class").is_null() & (pl.col("len") == 0)).head(6)
     render_capture_figures(hs, flows, tmp_path, "handshake only")
     assert "no TCP data" in (tmp_path / "timeseq.html").read_text()
+
+
+def test_marks_say_why_in_their_hover() -> None:
+    """Each raw retransmission / reordering mark's hover names the rule that set its class
+    (`seg_basis`), one of that class's bases."""
+    from tcpscope.analysis import analyze
+    from tcpscope.classes import BASIS_CLASSES
+    from tcpscope.decode import decode_capture
+
+    pcap = Path(__file__).resolve().parents[1] / "pcap" / "send_video.server.pcap"
+    if not pcap.is_file():
+        pytest.skip(f"bundled capture {pcap.name} not present")
+    a = analyze(decode_capture(pcap).packets, device="192.168.2.2")
+    fig = build_figures(a.segments, a.flows, "send_video.server", png=False)["timeseq"]
+    from tcpscope.figures.style import CLASS_LABEL
+
+    by_label = {label: cls for cls, label in CLASS_LABEL.items() if cls != "new"}
+    seen = set()
+    for tr in fig.data:
+        cls = by_label.get(tr.name)
+        if cls is None or tr.mode != "markers":
+            continue
+        assert "why: %{text}" in tr.hovertemplate and len(tr.text) == len(tr.x)
+        assert all(cls in BASIS_CLASSES[w] for w in tr.text)
+        seen.add(cls)
+    assert {"retransmission", "reordered"} <= seen
+
+
+def test_read_segments_takes_a_table_written_before_seg_basis(tmp_path: Path) -> None:
+    """A segments table without `seg_basis` (an earlier tcpscope wrote it) still draws; one with
+    it gives the figures that column too."""
+    from tcpscope.figures import read_segments
+
+    seg, _ = capture()
+    assert "seg_basis" not in seg.columns
+    seg.write_parquet(tmp_path / "old.parquet")
+    assert read_segments(tmp_path / "old.parquet").columns == [c for c in SEGMENT_COLUMNS if c != "seg_basis"]
+    seg.with_columns(seg_basis=pl.lit("above_highest")).write_parquet(tmp_path / "new.parquet")
+    assert read_segments(tmp_path / "new.parquet").columns == list(SEGMENT_COLUMNS)

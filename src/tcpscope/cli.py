@@ -107,10 +107,10 @@ def _cmd_filter(args: argparse.Namespace) -> int:
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
-    from tcpscope.figures import SEGMENT_COLUMNS, render_capture_figures
+    from tcpscope.figures import read_segments, render_capture_figures
 
     d = Path(args.results)
-    segments = pl.read_parquet(d / "segments.parquet", columns=list(SEGMENT_COLUMNS))
+    segments = read_segments(d / "segments.parquet")
     flows = pl.read_parquet(d / "flows.parquet")
     stalls = pl.read_parquet(d / "stalls.parquet") if (d / "stalls.parquet").is_file() else None
     out = Path(args.output or d / "figures")

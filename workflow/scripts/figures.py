@@ -11,7 +11,7 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 
 import polars as pl
 
-from tcpscope.figures import SEGMENT_COLUMNS, render_capture_figures
+from tcpscope.figures import read_segments, render_capture_figures
 from tcpscope.rulescript import run
 
 snakemake = globals()["snakemake"]  # injected by snakemake's script directive
@@ -20,7 +20,7 @@ snakemake = globals()["snakemake"]  # injected by snakemake's script directive
 def main() -> None:
     out_dir = Path(snakemake.output[0]).parent
     written = render_capture_figures(
-        pl.read_parquet(snakemake.input.segments, columns=list(SEGMENT_COLUMNS)),
+        read_segments(snakemake.input.segments),
         pl.read_parquet(snakemake.input.flows),
         out_dir,
         snakemake.params.title,

@@ -16,20 +16,30 @@ from tcpscope.figures.stalls import add_stall_layer
 from tcpscope.figures.timeseq import build_timeseq
 from tcpscope.timing import stage
 
-__all__ = ["SEGMENT_COLUMNS", "build_figures", "figure_names", "render_capture_figures"]
+__all__ = ["SEGMENT_COLUMNS", "build_figures", "figure_names", "read_segments", "render_capture_figures"]
 
 # the `segments` columns the figures read: reading only these from segments.parquet keeps a
 # figure job's memory and time small on large captures (tests/test_figures.py checks the list)
 SEGMENT_COLUMNS = (
     "frame", "t", "flow_id", "from_client", "src", "sport", "dst", "dport", "rel_seq", "len", "seg_class",
-    "rel_ack", "win_bytes", "inflight",
+    "rel_ack", "win_bytes", "inflight", "seg_basis",
 )
+# of those, the ones a table written by an earlier tcpscope may lack (the figures do without)
+OPTIONAL_SEGMENT_COLUMNS = ("seg_basis",)
 
 Builder = Callable[[pl.DataFrame, Selection, str, Budget], go.Figure]
 _BUILDERS: dict[str, tuple[Builder, str]] = {
     "timeseq": (build_timeseq, "time-sequence"),
     "inflight": (build_inflight, "bytes in flight"),
 }
+
+
+def read_segments(path: str | Path) -> pl.DataFrame:
+    """The SEGMENT_COLUMNS of the segments table at `path`, less optional ones it lacks."""
+    have = set(pl.read_parquet_schema(path))
+    return pl.read_parquet(
+        path, columns=[c for c in SEGMENT_COLUMNS if c in have or c not in OPTIONAL_SEGMENT_COLUMNS]
+    )
 
 
 def figure_names() -> list[str]:

@@ -17,7 +17,9 @@ def column(t_end: float, n_cols: int) -> pl.Expr:
 
 
 def bars_raw(df: pl.DataFrame) -> pl.DataFrame:
-    """Data segments as bars: t, lo=rel_seq, hi=rel_seq+len, frame; n=1."""
+    """Data segments as bars: t, lo=rel_seq, hi=rel_seq+len, frame; n=1; `basis` (the rule that
+    set the class, `seg_basis`, when the table has it)."""
+    basis = pl.col("seg_basis") if "seg_basis" in df.columns else pl.lit(None, pl.String)
     return df.select(
         pl.col("t"),
         pl.col("rel_seq").cast(pl.Float64).alias("lo"),
@@ -25,6 +27,7 @@ def bars_raw(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("frame").cast(pl.Float64).alias("frame_first"),
         pl.col("frame").cast(pl.Float64).alias("frame_last"),
         pl.lit(1.0).alias("n"),
+        basis.alias("basis"),
     )
 
 

@@ -129,10 +129,11 @@ def build_timeseq(segments: pl.DataFrame, sel: Selection, title: str, budget: Bu
     if not sel.directions:
         return empty(KIND, title)
     keys = [d.key for d in sel.directions]
+    why = ["seg_basis"] if "seg_basis" in segments.columns else []
     data = (
         data_segments(segments)
         .filter(pl.col("_key").is_in(keys))
-        .select("_key", "seg_class", "t", "frame", "rel_seq", "len")
+        .select("_key", "seg_class", "t", "frame", "rel_seq", "len", *why)
     )
     parts = data.partition_by("_key", "seg_class", as_dict=True)
     recv = (

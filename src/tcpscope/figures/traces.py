@@ -66,6 +66,8 @@ def bar_trace(
             **common,
         )
     head = f"<b>{esc(prefix)}</b> {esc(name)}"
+    # each raw mark's basis (names from tcpscope.classes, never capture text) in its hover
+    why = not binned and "basis" in b.columns and b["basis"].null_count() < b.height
     if binned:
         custom = np.column_stack([_f64(b["frame_first"]), _f64(b["frame_last"]), _f64(b["n"]), hi])
         tmpl = (
@@ -77,9 +79,10 @@ def bar_trace(
         custom = np.column_stack([_f64(b["frame_first"]), hi, hi - lo])
         tmpl = (
             head + "<br>frame %{customdata[0]:d}<br>t %{x:.6f} s"
-            "<br>rel seq %{y:,d} .. %{customdata[1]:,d}<br>len %{customdata[2]:,d} B<extra></extra>"
+            "<br>rel seq %{y:,d} .. %{customdata[1]:,d}<br>len %{customdata[2]:,d} B"
+            + ("<br>why: %{text}" if why else "") + "<extra></extra>"
         )
-    extra = {}
+    extra: dict = {"text": b["basis"].fill_null("").to_list()} if why else {}
     if b.height <= budget.max_errorbars:
         extra["error_y"] = {
             "type": "data",
