@@ -11,7 +11,15 @@ import polars as pl
 import pytest
 
 from tcpscope.lab.__main__ import main as lab_main
-from tcpscope.lab.verify import SetResult, VerifyError, parse_seeds, pooled_over_seeds, pooled_report, verify_set
+from tcpscope.lab.verify import (
+    SetResult,
+    VerifyError,
+    basis_precision,
+    parse_seeds,
+    pooled_over_seeds,
+    pooled_report,
+    verify_set,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PCAP = ROOT / "pcap"
@@ -80,7 +88,8 @@ def test_seeds_gives_each_seed_a_verdict_and_sums_them_up(
     frame = lines[two + 2].split("post_moments frame ")[1].split(":")[0]
     assert lab_main(["explain", str(tmp_path / "seed2" / "post_moments.pcap"), frame]) == 0
     marked = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(">")]
-    assert len(marked) == 1 and marked[0].split()[1] == frame and "retransmission           new" in marked[0]
+    assert len(marked) == 1 and marked[0].split()[1] == frame and marked[0].split()[-3:] == [
+        "retransmission", "resent", "new"]  # class, the rule that set it, truth
     # without the missing seed, a failing set makes the exit code 1, and seed 1 alone 0
     assert lab_main(["seeds", "1,2", "--dir", str(tmp_path), "--no-make"]) == 1
     assert lab_main(["seeds", "1", "--dir", str(tmp_path), "--no-make"]) == 0
@@ -102,7 +111,9 @@ def test_seeds_rejects_a_bad_seed_list(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def _result(truth: list[str], pred: list[str], dirs: list[str], big: list[bool] | None = None) -> SetResult:
-    matched = pl.DataFrame({"truth": truth, "pred": pred, "dir": dirs, "big": big or [True] * len(dirs)})
+    basis = {"new": "above_highest", "retransmission": "resent", "reordered": "filled_hole_early"}
+    matched = pl.DataFrame({"truth": truth, "pred": pred, "dir": dirs, "big": big or [True] * len(dirs),
+                            "basis": [basis[p] for p in pred]})
     misses = matched.filter(pl.col("truth") != pl.col("pred")).with_columns(
         capture=pl.lit("x"), frame=pl.int_range(1, pl.len() + 1), reason=pl.lit(None, dtype=pl.String)
     )
@@ -131,6 +142,25 @@ def test_pooled_over_seeds_scores_each_capture_name_over_every_set() -> None:
     assert text.splitlines()[2].rstrip().endswith("0.1100 vs 0.1200*  -")  # no s2c flow direction at all
     assert "0.1100 vs 0.1200*" in text  # 8 % off the truth's loss rate: marked
     assert "2 of 102 data segments missed over the 2 sets" in text
-    assert [ln.strip() for ln in text.splitlines()[-2:]] == [
+    lines = [ln.strip() for ln in text.splitlines()]
+    own = lines.index("2 the classifier's (or not yet explained):")
+    assert lines[own + 1:own + 3] == [
         "seed 2 x frame 1: retransmission taken for new", "seed 2 x frame 2: retransmission taken for new"
     ]
+    assert lines[own + 3] == "calls by basis (seg_basis: the rule that set the class) over the 2 sets:"
+
+
+def test_basis_precision_counts_each_rules_calls_against_the_truth() -> None:
+    """Per class and basis: the calls, those the truth backs, and what the others truly were."""
+    one = _result(["retransmission"] * 6 + ["reordered"] * 2 + ["new"] * 40,
+                  ["retransmission"] * 6 + ["new"] * 42, ["c2s"] * 48)
+    two = _result(["new", "retransmission", "retransmission"], ["retransmission"] * 3, ["c2s"] * 3)
+    rows = {(r["class"], r["basis"]): r for r in basis_precision({1: one, 2: two}).iter_rows(named=True)}
+    assert set(rows) == {("new", "above_highest"), ("retransmission", "resent")}
+    new = rows[("new", "above_highest")]
+    assert (new["calls"], new["right"], new["wrong"]) == (42, 40, "reordered 2")
+    assert new["precision"] == pytest.approx(40 / 42)
+    resent = rows[("retransmission", "resent")]
+    assert (resent["calls"], resent["right"], resent["wrong"]) == (9, 8, "new 1")
+    text = pooled_report({1: one, 2: two})
+    assert ["new", "above_highest", "42", "40", "0.9524", "reordered", "2"] in [ln.split() for ln in text.splitlines()]

@@ -74,6 +74,7 @@ def hidden_packets(log: pl.DataFrame, flow: pl.DataFrame, vantage: str, client_i
         pl.lit(None, pl.Int64).alias("tsecr"),
         pl.lit("").alias("sack"),
         pl.lit("").alias("class"),
+        pl.lit("").alias("basis"),
         pl.lit("").alias("truth"),
         pl.format("hidden: dropped by the relay ({})", pl.col("reason").fill_null("?")).alias("note"),
         pl.col("seq").alias("_raw_seq"), pl.col("len").alias("_raw_len"), pl.col("ip_id").alias("_raw_id"),
@@ -106,7 +107,9 @@ def context(segments: pl.DataFrame, truth: pl.DataFrame, log: pl.DataFrame | Non
         pl.col("flags").cast(pl.Int64), pl.col("ip_id").cast(pl.Int64),
         pl.col("opt_tsval").cast(pl.Int64).alias("tsval"), pl.col("opt_tsecr").cast(pl.Int64).alias("tsecr"),
         _sack_text(span, bases).alias("sack"),
-        pl.col("seg_class").fill_null("").alias("class"), pl.col("truth").fill_null(""),
+        pl.col("seg_class").fill_null("").alias("class"),
+        (pl.col("seg_basis") if "seg_basis" in span.columns else pl.lit(None, pl.String)).fill_null("").alias("basis"),
+        pl.col("truth").fill_null(""),
         pl.when(pl.col("relay_action") == "drop").then(pl.lit("then dropped by the relay"))
         .when(pl.col("held").fill_null(False))
         .then(pl.format("held by the relay {} ms", ((pl.col("t_out_ns") - pl.col("t_in_ns")) / 1e6).round(1)))
@@ -144,7 +147,7 @@ def _flags_text(f: int) -> str:
 def context_text(rows: pl.DataFrame, frame: int, device_is_client: bool | None = None) -> str:
     """A fixed-width listing of `context`'s rows; the asked-for frame is marked with '>'."""
     head = f"{'':1}{'frame':>7} {'t ms':>10} {'side':<4} {'seq':>9} {'len':>5} {'ack':>9} {'ip id':>6} " \
-           f"{'tsval':>10} {'tsecr':>10} {'class':<24} {'truth':<24} flags, sack / note"
+           f"{'tsval':>10} {'tsecr':>10} {'class':<24} {'basis':<22} {'truth':<24} flags, sack / note"
     lines = [head]
     for r in rows.iter_rows(named=True):
         mark = ">" if r["frame"] == frame else " "
@@ -158,5 +161,5 @@ def context_text(rows: pl.DataFrame, frame: int, device_is_client: bool | None =
         extra = " ".join(x for x in (fl, r["sack"] and f"sack {r['sack']}", r["note"]) if x)
         lines.append(f"{mark}{fr:>7} {r['t_ms']:>10.3f} {side:<4} {num(r['rel_seq']):>9} {num(r['len']):>5} "
                      f"{num(r['rel_ack']):>9} {num(r['ip_id']):>6} {num(r['tsval']):>10} {num(r['tsecr']):>10} "
-                     f"{r['class']:<24} {r['truth']:<24} {extra}".rstrip())
+                     f"{r['class']:<24} {r['basis']:<22} {r['truth']:<24} {extra}".rstrip())
     return "\n".join(lines)

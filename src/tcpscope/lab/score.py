@@ -63,10 +63,11 @@ def match(segments: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
 
     Returns one row per truth row, in truth (frame) order: the key, `frame` (the segment's),
     `truth_frame`, `truth`, `pred` (the segment's `seg_class`, `unclassified` when null),
-    `dir`, `at_sender`, and the segment's `flow_id`/`from_client` when present.
+    `dir`, `at_sender`, and the segment's `flow_id`/`from_client` and `seg_basis` when present.
     Raises `ScoreError` when a truth row has no segment or a data segment (len > 0) has no truth row.
     """
-    seg_cols = [c for c in ("frame", "flow_id", "from_client", "seg_class", "ts_ns") if c in segments.columns]
+    wanted = ("frame", "flow_id", "from_client", "seg_class", "seg_basis", "ts_ns")
+    seg_cols = [c for c in wanted if c in segments.columns]
     segs = _key_frame(
         segments.filter(pl.col("len") > 0).select(*KEY, *seg_cols).with_row_index("_seg_row"), "_seg_row"
     )

@@ -95,7 +95,8 @@ def verify_set(captures: Path, truth: Path, device: str) -> SetResult:
         an = analyze(decode_capture(captures / f"{n}.pcap").packets, device=device)
         s = score(an.segments, pl.read_parquet(truth / f"{n}.truth.parquet"), an.flows)
         matched[n] = s.matched.select(
-            "truth", "pred", "dir", big=pl.len().over("flow_id", "from_client") >= LOSS_MIN_PACKETS
+            "truth", "pred", "dir", big=pl.len().over("flow_id", "from_client") >= LOSS_MIN_PACKETS,
+            basis=pl.col("seg_basis") if "seg_basis" in s.matched.columns else pl.lit(None, pl.String),
         )
         if (s.matched["truth"] != s.matched["pred"]).any():  # a pooled bound may fail on them too
             misses[n] = unseen(an.segments, s.matched).with_columns(capture=pl.lit(n))
@@ -209,6 +210,46 @@ def pooled_over_seeds(results: dict[int, SetResult]) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+def basis_precision(results: dict[int, SetResult]) -> pl.DataFrame:
+    """Per class and basis (the rule that set it), over every set: `calls`, `right` (the truth
+    agrees), `precision`, and `wrong`: the true classes of the wrong calls, most first. How far
+    each rule's word can be taken, measured."""
+    every = [m for r in results.values() for m in r.matched.values()]
+    if not every:
+        return pl.DataFrame()
+    m = pl.concat(every, how="diagonal_relaxed").filter(pl.col("basis").is_not_null())
+    wrong = (
+        m.filter(pl.col("truth") != pl.col("pred"))
+        .group_by("pred", "basis", "truth").len()
+        .sort(["len", "truth"], descending=[True, False])
+        .group_by("pred", "basis", maintain_order=True)
+        .agg(wrong=pl.format("{} {}", "truth", "len").str.join(", "))
+    )
+    return (
+        m.group_by("pred", "basis")
+        .agg(calls=pl.len(), right=(pl.col("truth") == pl.col("pred")).sum())
+        .with_columns(precision=pl.col("right") / pl.col("calls"))
+        .join(wrong, on=["pred", "basis"], how="left")
+        .with_columns(pl.col("wrong").fill_null(""))
+        .rename({"pred": "class"})
+        .sort(["class", "calls"], descending=[False, True])
+    )
+
+
+def _basis_lines(results: dict[int, SetResult]) -> list[str]:
+    table = basis_precision(results)
+    if table.height == 0:
+        return []
+    head = ["class", "basis", "calls", "right", "precision", "wrong calls were (truth)"]
+    body = [
+        [r["class"], r["basis"], str(r["calls"]), str(r["right"]), f"{r['precision']:.4f}", r["wrong"]]
+        for r in table.iter_rows(named=True)
+    ]
+    widths = [max(len(x) for x in col) for col in zip(head, *body)]
+    lines = [f"calls by basis (seg_basis: the rule that set the class) over the {len(results)} sets:"]
+    return lines + ["  " + "  ".join(x.ljust(w) for x, w in zip(cells, widths)).rstrip() for cells in [head, *body]]
+
+
 def _f1_cell(support: int, f1: float | None) -> str:
     if support < F1_MIN_SUPPORT:
         return f"- ({support})"
@@ -228,7 +269,8 @@ def pooled_report(results: dict[int, SetResult]) -> str:
     """The bounds again, with each capture name's segments pooled over every seed's set: F1 per
     class (where it has at least F1_MIN_SUPPORT true members) and each direction's loss rate
     against the truth's; '*' marks a figure outside its bound. Then every miss of every set,
-    bound or not, counted by the reason its capture held no evidence, and the others listed."""
+    bound or not, counted by the reason its capture held no evidence, and the others listed;
+    then each rule's calls and how many the truth backs (`basis_precision`)."""
     table = pooled_over_seeds(results)
     if table.height == 0:
         return ""
@@ -263,4 +305,5 @@ def pooled_report(results: dict[int, SetResult]) -> str:
             f"        seed {r['seed']} {r['capture']} frame {r['frame']}: {r['truth']} taken for {r['pred']}"
             for r in own.iter_rows(named=True)
         ]
+    lines += _basis_lines(results)
     return "\n".join(lines)
