@@ -146,6 +146,7 @@ def test_receiver_side_reordering_loss_and_duplicates(timestamps: bool, ip_ids: 
     down = a.flows.filter(pl.col("sender") == "server").row(0, named=True)
     assert down["vantage"] == "client" and down["direction"] == "down" and not down["sender_is_device"]
     assert down["n_reordered"] == 1 and down["n_retransmission"] == 1
+    assert down["n_retransmission_inferred"] == 0  # the re-send filled a hole the capture saw
     counted = 8  # 6 new + 1 reordered + 1 retransmission (duplicates and spurious re-sends do not count)
     assert down["reorder_rate"] == pytest.approx(1 / counted)
     assert down["loss_rate"] == pytest.approx(1 / counted)
@@ -185,6 +186,7 @@ def test_receiver_side_lost_tail_is_a_retransmission() -> None:
     assert _classes(a.segments, SERVER) == ["new"] * 6 + ["retransmission"]
     down = a.flows.filter(pl.col("sender") == "server").row(0, named=True)
     assert down["vantage"] == "client" and down["n_retransmission"] == 1
+    assert down["n_retransmission_inferred"] == 1  # known only from the ID gap
     assert down["loss_rate"] == pytest.approx(1 / 7)
 
 

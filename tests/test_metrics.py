@@ -185,6 +185,7 @@ FLOWS_C = frame(
             throughput_bps=1.0e6,
             n_new=170,
             n_retransmission=6,
+            n_retransmission_inferred=4,
             n_spurious_retransmission=1,
             n_reordered=3,
             rtt_min_ms=10.0,
@@ -226,6 +227,8 @@ def test_capture_metrics_keeps_the_data_side(per_capture: pl.DataFrame) -> None:
     assert r["transfer_s"] == pytest.approx(1.0)
     c = per_capture.filter(pl.col("capture") == "c").row(0, named=True)
     assert (c["sender"], c["direction"], c["packets"]) == ("server", "down", 200)
+    assert (c["n_retransmission"], c["n_retransmission_inferred"]) == (6, 4)
+    assert r["n_retransmission_inferred"] is None  # flows written before seg_basis: not 0
     assert (c["syn_mss"], c["syn_wscale"], c["syn_ts"]) == (1460, 5, True)  # device's SYN
     assert (c["skipped_non_ip"], c["skipped_truncated"], c["skipped_non_tcp"]) == (3, 2, 0)
     d = per_capture.filter(pl.col("capture") == "d")
@@ -255,6 +258,8 @@ def test_feature_metrics_sums_and_recomputes(per_capture: pl.DataFrame) -> None:
     assert (down["direction"], down["captures"], down["flows"]) == ("down", 2, 1)
     assert (down["packets"], down["bytes"], down["counted_packets"]) == (200, 250000, 179)
     assert down["loss_rate"] == pytest.approx(6 / 179)
+    assert (down["retransmissions"], down["retransmissions_inferred"]) == (6, 4)
+    assert up["retransmissions_inferred"] is None  # its flows predate the count
     assert down["reorder_rate"] == pytest.approx(3 / 179)
     assert down["throughput_bps"] == pytest.approx(1.0e6)
     assert (down["syn_mss"], down["syn_wscale"]) == (1460, 5)

@@ -82,6 +82,10 @@ BASIS_NAMES: tuple[str, ...] = (
     B_DUPLICATE, B_PROBE,
 ) = range(len(BASIS_NAMES))
 
+#: Bases of retransmissions the walk inferred from packets the capture point did not see (gaps
+#: in the sender's IP IDs, at the receiver's side): `n_retransmission_inferred` counts them.
+INFERRED_BASES: tuple[str, ...] = ("hidden_original", "lost_above", "lost_reply", "more_missing_ids")
+
 #: The class(es) a basis gives: a walk that changes a class without naming its reason fails this.
 BASIS_CLASSES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(BASIS_NAMES[B_ABOVE_HIGHEST:B_FILLED_HOLE_EARLY], ("new",)),

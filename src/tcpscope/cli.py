@@ -63,6 +63,7 @@ def summary_table(flows: pl.DataFrame) -> pl.DataFrame:
         bytes=pl.col("bytes"),
         kbit_s=(pl.col("throughput_bps") / 1e3).round(1),
         retx=pl.col("n_retransmission"),
+        retx_inferred=pl.col("n_retransmission_inferred"),
         spur=pl.col("n_spurious_retransmission"),
         reord=pl.col("n_reordered"),
         dup=pl.col("n_network_duplicate"),

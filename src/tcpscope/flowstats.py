@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from tcpscope.handshake import syn_options
-from tcpscope.classes import CLASS_NAMES
+from tcpscope.classes import CLASS_NAMES, INFERRED_BASES
 
 DATA_CLASSES = CLASS_NAMES
 
@@ -39,6 +39,8 @@ def flow_table(
 
     data = pl.col("len") > 0
     cls = pl.col("seg_class")
+    # retransmissions whose first copy the capture point never saw: inferred from ID gaps
+    inferred = pl.col("seg_basis").is_in(INFERRED_BASES) if "seg_basis" in df.columns else pl.lit(False)
     per_side = df.group_by(["flow_id", "from_client"]).agg(
         packets=pl.len().cast(pl.UInt32),
         data_packets=data.sum().cast(pl.UInt32),
@@ -53,11 +55,13 @@ def flow_table(
         rtt_p95_ms=pl.col("rtt_ms").quantile(0.95, interpolation="linear"),
         rtt_samples=pl.col("rtt_ms").count().cast(pl.UInt32),
         **{f"n_{c}": (cls == c).sum().cast(pl.UInt32) for c in DATA_CLASSES},
+        n_retransmission_inferred=inferred.sum().cast(pl.UInt32),
     )
     # every connection has both sides, even when one sent nothing
     grid = conn.select("flow_id").join(pl.DataFrame({"from_client": [True, False]}), how="cross")
     per_side = grid.join(per_side, on=["flow_id", "from_client"], how="left")
-    counts = ["packets", "data_packets", "bytes", "bytes_sent", "rtt_samples"] + [f"n_{c}" for c in DATA_CLASSES]
+    counts = ["packets", "data_packets", "bytes", "bytes_sent", "rtt_samples", "n_retransmission_inferred"]
+    counts += [f"n_{c}" for c in DATA_CLASSES]
     per_side = per_side.with_columns(pl.col(c).fill_null(0) for c in counts)
     span = pl.col("_t_last") - pl.col("_t_first")
     # rates count transmissions that carry data to be delivered: not spurious re-sends,
@@ -98,7 +102,7 @@ FLOW_COLUMNS = [
     "flow_id", "client", "client_port", "server", "server_port", "vlan", "start_t", "end_t", "duration_s",
     "handshake_seen", "handshake_rtt_ms", "vantage", "device", "direction", "matched",
     "sender", "from_client", "sender_is_device", "packets", "data_packets", "bytes", "bytes_sent", "throughput_bps",
-    *[f"n_{c}" for c in DATA_CLASSES],
+    *[f"n_{c}" for c in DATA_CLASSES], "n_retransmission_inferred",
     "loss_rate", "reorder_rate", "rtt_min_ms", "rtt_median_ms", "rtt_p95_ms", "rtt_samples",
     "syn_mss", "syn_wscale", "syn_sackok", "syn_ts",
 ]

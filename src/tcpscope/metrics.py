@@ -71,6 +71,7 @@ CAPTURE_SCHEMA: dict[str, pl.DataType] = {
     "transfer_s": pl.Float64(),
     "throughput_bps": pl.Float64(),
     **{c: pl.Int64() for c in COUNT_COLUMNS},
+    "n_retransmission_inferred": pl.Int64(),
     "loss_rate": pl.Float64(),
     "reorder_rate": pl.Float64(),
     "rtt_min_ms": pl.Float64(),
@@ -106,6 +107,7 @@ FEATURE_SCHEMA: dict[str, pl.DataType] = {
     "loss_rate": pl.Float64(),
     "reorder_rate": pl.Float64(),
     "retransmissions": pl.Int64(),
+    "retransmissions_inferred": pl.Int64(),
     "spurious_retransmissions": pl.Int64(),
     "reordered": pl.Int64(),
     "rtt_median_ms": pl.Float64(),
@@ -134,7 +136,9 @@ FEATURE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 #: Columns a table written by an older tcpscope may lack: they read as empty.
-_LATER_COLUMNS = frozenset({"status", "error", "failed_captures", "errors"})
+_LATER_COLUMNS = frozenset(
+    {"status", "error", "failed_captures", "errors", "n_retransmission_inferred", "retransmissions_inferred"}
+)
 
 _SYN = ("syn_mss", "syn_wscale", "syn_sackok", "syn_ts")
 
@@ -165,7 +169,7 @@ def _empty_row(capture: str, feature: str, info_cols: dict[str, Any]) -> pl.Data
     """The one row of a capture without data connections (or that failed): zero counts."""
     empty: dict[str, Any] = {c: None for c in CAPTURE_SCHEMA}
     empty.update({c: 0 for c in ("packets", "data_packets", "counted_packets", "bytes")})
-    empty.update({c: 0 for c in ("bytes_sent", "rtt_samples", *COUNT_COLUMNS)})
+    empty.update({c: 0 for c in ("bytes_sent", "rtt_samples", "n_retransmission_inferred", *COUNT_COLUMNS)})
     empty.update(capture=capture, feature=feature, **info_cols)
     return pl.DataFrame([empty], schema=CAPTURE_SCHEMA)
 
@@ -223,6 +227,9 @@ def capture_metrics(
     # flows written before stall detection have no stall columns: leave them empty
     out = out.with_columns(pl.lit(None).alias(c) for c in ("stalls", "stall_ratio", *STALL_TIME_COLUMNS)
                            if c not in out.columns)
+    # flows written before `seg_basis` have no inferred count either
+    if "n_retransmission_inferred" not in out.columns:
+        out = out.with_columns(n_retransmission_inferred=pl.lit(None))
     missing = [c for c in CAPTURE_SCHEMA if c not in out.columns]
     if missing:
         raise ValueError(f"flows frame lacks columns {missing} (see docs/design.md)")
@@ -312,6 +319,11 @@ def feature_metrics(per_capture: pl.DataFrame) -> pl.DataFrame:
             "loss_rate": retx / counted if counted > 0 else None,
             "reorder_rate": reord / counted if counted > 0 else None,
             "retransmissions": retx,
+            "retransmissions_inferred": (
+                _sum(col["n_retransmission_inferred"])
+                if any(v is not None for v in col.get("n_retransmission_inferred", []))
+                else None
+            ),
             "spurious_retransmissions": _sum(col["n_spurious_retransmission"]),
             "reordered": reord,
             "rtt_median_ms": _weighted_median(col["rtt_median_ms"], col["rtt_samples"]),

@@ -271,6 +271,8 @@ FEATURE_COLUMNS: list[tuple[str, str, str]] = [
     ("loss_rate", "Loss", "retransmissions / counted packets"),
     ("reorder_rate", "Reorder", "reordered / counted packets"),
     ("retransmissions", "Retx", "retransmitted segments"),
+    ("retransmissions_inferred", "Inferred",
+     "of those, re-sends whose first copy never reached the capture point, inferred from gaps in the sender's IP IDs"),
     ("spurious_retransmissions", "Spurious", "spurious retransmissions (not counted as loss)"),
     ("rtt_median_ms", "RTT p50", "weighted median of per-connection RTT medians"),
     ("rtt_p95_ms", "RTT p95", "largest per-connection RTT 95th percentile"),
