@@ -1519,3 +1519,40 @@ def test_more_missing_ids_than_answers(hidden: int, expected: str) -> None:
     assert set(a.flows["vantage"]) == {"server"}
     assert _classes(a.segments, PHONE)[-1] == expected
     assert _bases(a.segments, PHONE)[-1] == ("more_missing_ids" if expected == "retransmission" else "above_highest")
+    # the probe: with three missing, one was the message's first copy, so two answers for two
+    # copies (seeds 228, 332); with two, both answers; with five, more than the copies: unknown
+    assert _bases(a.segments, SERVER)[-3:-1] == (
+        ["above_highest", "resent"] if hidden == 5 else ["above_highest", "answer_count"]
+    )
+
+
+@pytest.mark.parametrize(
+    "resend_before_message, probe", [(0.0014, "spurious_retransmission"), (0.12, "retransmission")],
+    ids=["re-send-too-late-to-be-answered", "re-send-answerable"],
+)
+def test_copies_sent_too_late_for_an_answer_are_not_counted(resend_before_message: float, probe: str) -> None:
+    """Server-side capture of a chat (seed 361). The server's reply arrives and the phone's ACK of
+    it is lost; so is the phone's D-SACK of the reply's loss probe. The server's timer re-sends the
+    reply 1.4 ms before the phone's next message arrives here, echoing the probe: two phone IDs
+    missing, and that re-send reached the phone after the message left, so only the reply and the
+    probe can have drawn them. Two answers for two copies: the probe was needless. A re-send
+    sent a round trip (50 ms) or more before the message may have drawn an answer too: three
+    copies, two answers, one copy lost, and the phone's message unacknowledged had the reply been
+    lost (its timer re-send would take an ID): nothing is decided. The re-send is needless by the
+    echo either way (Eifel)."""
+    c = Conn(Endpoint(PHONE, 54100, 6_100), Endpoint(SERVER, 443, 8_800))
+    t = c.handshake(1.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    t = c.exchanges(t, 5)  # earlier exchanges: RTT samples, the phone's IDs count by 1
+    c.send(t + 0.1, cli, 501, 70, rel_ack=146)
+    c.send(t + 0.1004, srv, 146, 29, rel_ack=571)  # the reply: arrives, its ACK lost
+    tlp = c.send(t + 0.38, srv, 146, 29, rel_ack=571)  # its loss probe: arrives, the D-SACK lost
+    cli.lose(2)
+    message_at = t + 0.67
+    c.send(message_at - resend_before_message, srv, 146, 29, rel_ack=571)  # the timer's re-send
+    c.send(message_at, cli, 571, 355, rel_ack=175, tsecr=tlp["opt_tsval"])
+    c.send(message_at + 0.05, cli, 926, rel_ack=175, sack=[(146, 175)])  # D-SACK of the re-send
+    a = analyze(frame(c), device=PHONE)
+    assert set(a.flows["vantage"]) == {"server"}
+    assert _classes(a.segments, SERVER)[-3:] == ["new", probe, "spurious_retransmission"]
+    assert _bases(a.segments, SERVER)[-1] == "eifel"

@@ -530,8 +530,8 @@ def _missing_answers(
 @njit(cache=True)
 def _answered_copies(
     hist: np.ndarray, n: np.int64, skip: np.int64, left: np.int64, right: np.int64, t: np.ndarray,
-    cls: np.ndarray, basis: np.ndarray, passed: np.ndarray, answers: np.int64, since: float, last_new: np.int64,
-    quiet: bool, others_lost: bool,
+    cls: np.ndarray, basis: np.ndarray, passed: np.ndarray, answers: np.int64, since: float, until: float,
+    last_new: np.int64, quiet: bool, others_lost: bool,
 ) -> None:
     """The receiver's missing packets (`answers`, counted by its IP IDs) against the copies of
     [left, right) it can have answered (sent after `since`: after its last packet seen here had
@@ -542,21 +542,25 @@ def _answered_copies(
     own unacknowledged (`quiet`): its timer would re-send that, and the re-send takes an ID.
     `skip`: the re-send a D-SACK already answered (-1 for none). Any other data the sender sent
     in that time draws answers too, when it arrives: then nothing is decided, unless the
-    receiver's packet shows none of it arrived (`others_lost`, `_others_lost`)."""
+    receiver's packet shows none of it arrived (`others_lost`, `_others_lost`). Copies sent after
+    `until` (less than the path's smallest round trip before the receiver's packet) reached it
+    after that packet left: no missing packet answers them, so they are not counted; when an
+    earlier copy delivered the bytes, they were needless all the same (seed 361: a chat reply,
+    its loss probe, and its timer re-send 1.4 ms before the phone's next message)."""
     orig = -1
     count = 0
     for x in range(n):
         if hist[x, 0] < right and hist[x, 1] > left:
             if orig < 0:
                 orig = hist[x, 3]
-            if x != skip and t[hist[x, 2]] > since:
+            if x != skip and since < t[hist[x, 2]] <= until:
                 count += 1
-        elif t[hist[x, 2]] > since and not others_lost:
+        elif since < t[hist[x, 2]] <= until and not others_lost:
             return  # a re-send of other bytes drew answers of its own
-    if last_new >= 0 and t[last_new] > since and last_new != orig and not others_lost:
+    if last_new >= 0 and since < t[last_new] <= until and last_new != orig and not others_lost:
         return  # so did new data
     place = 0  # copies counted so far, in the order they were sent
-    if orig >= 0 and t[orig] > since:
+    if orig >= 0 and since < t[orig] <= until:
         count += 1
         place = 1
     lost = count - answers
@@ -568,6 +572,15 @@ def _answered_copies(
             if place > lost and cls[hist[x, 2]] == RETRANSMISSION:
                 _mark_spurious(cls, basis, passed, hist[x, 2], hist[x, 3], B_ANSWER_COUNT)
             place += 1
+
+
+@njit(cache=True)
+def _answerable_until(t: float, min_rtt: float, path_rtt: float) -> float:
+    """The latest time a copy seen here can have been sent and still drawn an answer the
+    receiver sent before its packet seen at `t`: a round trip before, by the path's smallest
+    (inf when none is known: then no copy is ruled out)."""
+    floor = _path_floor(min_rtt, path_rtt)
+    return t - floor if np.isfinite(floor) else np.inf
 
 
 @njit(cache=True)
@@ -643,15 +656,16 @@ def _lowest_reported(
 def _settle_by_answers(
     step1: bool, ipid: np.int64, p_ipid: np.int64, p_ack: np.int64, seq: np.int64, max_end: np.int64,
     max_len: np.int64, hist: np.ndarray, n: np.int64, skip: np.int64, left: np.int64, right: np.int64,
-    t: np.ndarray, cls: np.ndarray, basis: np.ndarray, passed: np.ndarray, since: float, last_new: np.int64,
-    a: np.int64, d: np.int64, side: np.ndarray, has_ack: np.ndarray, rel_ack: np.ndarray, rcv_data: bool, i: np.int64,
-    rel_seq: np.ndarray, plen: np.ndarray, sack_off: np.ndarray, sack_l: np.ndarray, sack_r: np.ndarray,
-    ack_raw: np.ndarray,
+    t: np.ndarray, cls: np.ndarray, basis: np.ndarray, passed: np.ndarray, since: float, until: float,
+    last_new: np.int64, a: np.int64, d: np.int64, side: np.ndarray, has_ack: np.ndarray, rel_ack: np.ndarray,
+    rcv_data: bool, i: np.int64, rel_seq: np.ndarray, plen: np.ndarray, sack_off: np.ndarray, sack_l: np.ndarray,
+    sack_r: np.ndarray, ack_raw: np.ndarray, hidden: np.int64,
 ) -> None:
-    """Count the receiver's missing answers (`_missing_answers`) and, when there are any, mark the
+    """Count the receiver's missing answers (`_missing_answers`, less `hidden`: its own data
+    packets among them that the sequence numbers do not show) and, when there are any, mark the
     needless copies of [left, right) they show (`_answered_copies`). The receiver (side d) is quiet
     when it sent no data, or the sender's ACKs before the first copy covered all it had sent."""
-    answers = _missing_answers(step1, ipid, p_ipid, p_ack, left, seq, max_end, max_len)
+    answers = _missing_answers(step1, ipid, p_ipid, p_ack, left, seq, max_end, max_len) - hidden
     if answers > 0:
         quiet = not rcv_data
         if rcv_data:
@@ -664,7 +678,7 @@ def _settle_by_answers(
             i, a, 1 - d, since, left, right, side, t, rel_seq, plen, has_ack, rel_ack, sack_off, sack_l, sack_r, ack_raw
         )
         _answered_copies(
-            hist, n, skip, left, right, t, cls, basis, passed, answers, since, last_new, quiet, others_lost
+            hist, n, skip, left, right, t, cls, basis, passed, answers, since, until, last_new, quiet, others_lost
         )
 
 
@@ -846,6 +860,10 @@ def walk_flows(
         wait_t = np.full(2, np.nan)
         at_once = np.zeros(2, dtype=np.int64)
         late_seq = np.full((2, _RECENT_LATE), -1, dtype=np.int64)  # starts of the latest `reordered` segments
+        # the last answer count made at a packet of data that acknowledged re-sent bytes: that
+        # packet's row and the bytes; the count's since and until
+        redo = np.full(3, -1, dtype=np.int64)
+        redo_t = np.zeros(2)
         n_late = np.zeros(2, dtype=np.int64)
         for i in range(a, b):
             d = side[i]
@@ -953,9 +971,15 @@ def walk_flows(
                                     _settle_by_answers(
                                         ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o],
                                         nhist[o], -1, pend[o][j, 0], pend[o][j, 1], t, cls, basis, passed,
-                                        p_t - answer_rtt, last_new[o], a, d, side, has_ack, rel_ack, first_data[d] >= 0,
-                                        i, rel_seq, plen, sack_off, sack_l, sack_r, ack_raw,
+                                        p_t - answer_rtt, _answerable_until(t[i], min_rtt[o], path_rtt[f]),
+                                        last_new[o], a, d, side, has_ack, rel_ack, first_data[d] >= 0,
+                                        i, rel_seq, plen, sack_off, sack_l, sack_r, ack_raw, 0,
                                     )
+                                    # counted again if this packet turns out a re-send whose first
+                                    # copy hid among the missing IDs (below)
+                                    redo[0], redo[1], redo[2] = i, pend[o][j, 0], pend[o][j, 1]
+                                    redo_t[0] = p_t - answer_rtt
+                                    redo_t[1] = _answerable_until(t[i], min_rtt[o], path_rtt[f])
                             pend[o][j] = pend[o][npend[o] - 1]
                             npend[o] -= 1
                         else:
@@ -1007,8 +1031,9 @@ def walk_flows(
                                         _settle_by_answers(
                                             ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o],
                                             nhist[o], j, left, right, t, cls, basis, passed, p_t - answer_rtt,
-                                            last_new[o], a, d, side, has_ack, rel_ack, first_data[d] >= 0, i, rel_seq,
-                                            plen, sack_off, sack_l, sack_r, ack_raw,
+                                            _answerable_until(t[i], min_rtt[o], path_rtt[f]), last_new[o], a, d,
+                                            side, has_ack, rel_ack, first_data[d] >= 0, i, rel_seq, plen, sack_off,
+                                            sack_l, sack_r, ack_raw, 0,
                                         )
                                 break
                             j -= 1
@@ -1212,6 +1237,14 @@ def walk_flows(
                     basis[i] = B_MORE_MISSING_IDS
                     lone[d] = i
                     lone_gap[d] = _ids_missing(ipid[i], p_ipid)
+                if redo[0] == i and lone[d] == i:
+                    # a re-send whose first copy took one of the IDs the answer count read as
+                    # answers (seeds 228 and 332): count again without it
+                    _settle_by_answers(
+                        ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o], nhist[o], -1,
+                        redo[1], redo[2], t, cls, basis, passed, redo_t[0], redo_t[1], last_new[o], a, d, side,
+                        has_ack, rel_ack, first_data[d] >= 0, i, rel_seq, plen, sack_off, sack_l, sack_r, ack_raw, 1,
+                    )
                 # PAWS at the receiver's side: discarded on arrival, its bytes stay a hole
                 top = e if _paws_discards(sender_vantage[k], ts_ok[k], tsval[i], ts_echo[d]) else s
                 if top > max_end[d]:
