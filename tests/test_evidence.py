@@ -15,6 +15,7 @@ from tcpscope.lab.evidence import (
     MAY_BE_ANSWERS,
     NO_ACK_SHOWED,
     RESETS_ONLY,
+    SACKED_IN_TIME,
     bound_misses,
     unseen,
 )
@@ -270,3 +271,26 @@ def test_new_reply_may_follow_a_lost_ack(hidden: int) -> None:
     segs = analyze(frame(c), device=PHONE).segments
     assert segs.filter((pl.col("src") == SERVER) & (pl.col("len") > 0))["seg_class"][-1] == "new"
     assert _reason(c, SERVER, 4, "retransmission", "new", False) == (MAY_BE_ANSWERS if hidden == 1 else None)
+
+
+@pytest.mark.parametrize("sack_after, expected", [(0.06, SACKED_IN_TIME), (0.03, None)],
+                         ids=["a-round-trip-after", "sooner-than-a-round-trip"])
+def test_resend_sacked_like_a_needed_copy(sack_after: float, expected: str | None) -> None:
+    """Phone-side capture of an upload over a 50 ms path (seed 360): segment 2 is lost and
+    segment 4 held on the way; the server SACKs 3 and 5 to 8, and the phone re-sends both. The
+    re-send of 4 is lost too, and the held original arrives: the server SACKs it, its ACK still
+    at 2. A round trip after the re-send, that SACK is what a needed copy would draw: the capture
+    holds nothing that shows the re-send needless (nor the original late). Sooner than a round
+    trip, it can only be the earlier copy's: that miss is the classifier's."""
+    c = Conn(Endpoint(PHONE, 54010, 2_000), Endpoint(SERVER, 443, 9_500))
+    t = c.handshake(1.0, rtt=0.05)
+    for k in range(8):
+        c.send(t + 0.001 * k, c.client, 1 + k * MSS, MSS, rel_ack=1)
+    c.send(t + 0.05, c.server, 1, rel_ack=1 + MSS, sack=[(1 + 2 * MSS, 1 + 3 * MSS)])
+    c.send(t + 0.052, c.server, 1, rel_ack=1 + MSS, sack=[(1 + 4 * MSS, 1 + 8 * MSS), (1 + 2 * MSS, 1 + 3 * MSS)])
+    c.send(t + 0.055, c.client, 1 + MSS, MSS, rel_ack=1)  # the re-send of 2 (needed)
+    c.send(t + 0.056, c.client, 1 + 3 * MSS, MSS, rel_ack=1)  # the re-send of 4 (lost on the way)
+    c.send(t + 0.056 + sack_after, c.server, 1, rel_ack=1 + MSS, sack=[(1 + 2 * MSS, 1 + 8 * MSS)])
+    c.send(t + 0.2, c.server, 1, rel_ack=1 + 8 * MSS)  # the re-send of 2 arrived
+    assert _reason(c, PHONE, 9, "spurious_retransmission", "retransmission", True) == expected
+    assert _reason(c, PHONE, 3, "reordered", "new", True) == expected

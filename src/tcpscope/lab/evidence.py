@@ -55,6 +55,18 @@ kinds of miss the capture itself shows that nothing in it could tell:
   trip or more after the re-send (one it could not have answered was needless either way).
   Said too of such a segment taken for new that was a re-send (the lost-reply rule did not
   fire: the receiver had not re-sent, and the sender's replies had not come at once).
+- `SACKed like a needed copy`: a needless re-send, seen at its sender's side and taken for a
+  needed one, whose bytes the receiver first reported in a SACK block (not a D-SACK, not a
+  cumulative ACK) no sooner than the path's smallest round trip after it (the smallest RTT of any
+  connection between the two hosts), and never reported as a duplicate: the re-send itself was
+  lost, so no D-SACK came, and the SACK, from the earlier copy held on the way, came when a
+  needed copy's could have (sooner, it can only be an earlier copy's; the classifier reads that
+  below half the round trip, `sacked_too_soon`, docs/classification.md). Said too of that earlier copy, `reordered` and taken for
+  `new` (it was re-sent, and its re-send was not shown needless). Over the lab's 217 sets, 2,812
+  needed re-sends were first reported in a SACK block, the soonest at 0.26 of the connection's
+  latest RTT samples (a queue that drained after the loss), and this one needless re-send at 0.34
+  (seed 360: an upload behind a full queue, RTT samples near 200 ms, a segment held 187 ms by the
+  relay, its fast re-send lost, the SACK 68 ms after the re-send).
 Any other miss is the classifier's (or not yet explained) and gets no reason.
 """
 
@@ -71,6 +83,7 @@ FEWER_ANSWERS = "fewer answers than copies"
 RESETS_ONLY = "answered only by resets"
 GAP_FITS_BOTH = "gap fits both"
 MAY_BE_ANSWERS = "missing IDs may be answers"
+SACKED_IN_TIME = "SACKed like a needed copy"
 
 
 def _segment(segments: pl.DataFrame, frame: int) -> dict:
@@ -230,6 +243,47 @@ def _resets_only(segments: pl.DataFrame, frame: int) -> bool:
     return fin.height > 0 and after.filter((pl.col("flags") & RST) == 0).height == 0
 
 
+def _path_rtt(segments: pl.DataFrame, seg: dict) -> float:
+    """The smallest round trip in seconds of any connection between the two hosts of `seg` (its
+    RTT samples, else its handshake), 0 when none is known."""
+    hosts = pl.concat_list("src", "dst").list.sort()
+    pair = sorted([seg["src"], seg["dst"]])
+    ids = segments.filter(hosts == pl.lit(pair))["flow_id"].unique().to_list()
+    rtts = [r for r in (_min_rtt(segments.filter(pl.col("flow_id") == f)) for f in ids) if r > 0]
+    return min(rtts, default=0.0)
+
+
+def _sacked_in_time(segments: pl.DataFrame, frame: int) -> bool:
+    """Was the re-send at `frame` first reported by a plain SACK block a round trip or more
+    after it, and never as a duplicate (see the module docstring)?"""
+    seg = _segment(segments, frame)
+    lo, hi = seg["rel_seq"], seg["rel_seq"] + seg["len"]
+    acks = segments.filter(
+        (pl.col("flow_id") == seg["flow_id"]) & (pl.col("from_client") != seg["from_client"]) & (pl.col("t") > seg["t"])
+        & pl.col("rel_ack").is_not_null()
+    ).sort("t", maintain_order=True)
+    blocks = _sack_blocks(acks).join(acks.with_row_index("_i").select("_i", "rel_ack", "t"), on="_i")
+    dup = blocks.filter((pl.col("left") < hi) & (pl.col("right") > lo) & (pl.col("right") <= pl.col("rel_ack")))
+    cover = blocks.filter((pl.col("left") <= lo) & (pl.col("right") >= hi) & (pl.col("left") > pl.col("rel_ack")))
+    first_ack = acks.filter(pl.col("rel_ack") >= hi)["t"].min()
+    if dup.height or cover.height == 0 or (first_ack is not None and first_ack < cover["t"].min()):
+        return False
+    floor = _path_rtt(segments, seg)
+    return floor > 0 and cover["t"].min() - seg["t"] >= floor
+
+
+def _resent_in_time(segments: pl.DataFrame, frame: int) -> bool:
+    """Was the segment at `frame` re-sent, in a re-send `_sacked_in_time` holds for?"""
+    seg = _segment(segments, frame)
+    lo, hi = seg["rel_seq"], seg["rel_seq"] + seg["len"]
+    resends = segments.filter(
+        (pl.col("flow_id") == seg["flow_id"]) & (pl.col("from_client") == seg["from_client"]) & (pl.col("t") > seg["t"])
+        & (pl.col("rel_seq") <= lo) & (pl.col("rel_seq") + pl.col("len") >= hi)
+        & (pl.col("seg_class") == "retransmission")
+    )
+    return any(_sacked_in_time(segments, f) for f in resends["frame"].to_list())
+
+
 def _hole_segments_below(data: pl.DataFrame, s: int) -> int:
     """How many segments (of the side's largest size, rounded up per hole) the holes below `s`
     span between the bytes `data` (a side's data rows) holds, from its lowest byte up."""
@@ -319,7 +373,10 @@ def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
     for r in miss.iter_rows(named=True):
         reason = None
         if r["truth"] == "reordered" and r["pred"] == "new" and r.get("at_sender"):
-            reason = NO_ACK_SHOWED if _no_ack_showed(segments, r["frame"]) else None
+            if _no_ack_showed(segments, r["frame"]):
+                reason = NO_ACK_SHOWED
+            elif _resent_in_time(segments, r["frame"]):
+                reason = SACKED_IN_TIME
         elif r["truth"] == "retransmission" and r["pred"] == "new" and _first_of_side(segments, r["frame"]):
             reason = FIRST_OF_SIDE
         elif r["truth"] == "retransmission" and r["pred"] == "new" and r.get("at_sender") is False:
@@ -334,6 +391,8 @@ def unseen(segments: pl.DataFrame, matched: pl.DataFrame) -> pl.DataFrame:
                 reason = RESETS_ONLY
             elif _acked_by_may_be_answers(segments, r["frame"]):
                 reason = MAY_BE_ANSWERS
+            elif r["truth"] == "spurious_retransmission" and _sacked_in_time(segments, r["frame"]):
+                reason = SACKED_IN_TIME
         elif r["truth"] == "new" and r["pred"] == "retransmission" and r.get("at_sender") is False:
             reason = MAY_BE_ANSWERS if _may_be_answers(segments, r["frame"]) else None
         reasons.append(reason)
