@@ -968,18 +968,17 @@ def walk_flows(
                                 # copy itself, so its missing packets may count them all
                                 answer_rtt = _answer_rtt(min_rtt[o], tsecr[i], t[i], ts_seen[o], ts_time[o])
                                 if np.isfinite(answer_rtt):
-                                    _settle_by_answers(
-                                        ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o],
-                                        nhist[o], -1, pend[o][j, 0], pend[o][j, 1], t, cls, basis, passed,
-                                        p_t - answer_rtt, _answerable_until(t[i], min_rtt[o], path_rtt[f]),
-                                        last_new[o], a, d, side, has_ack, rel_ack, first_data[d] >= 0,
-                                        i, rel_seq, plen, sack_off, sack_l, sack_r, ack_raw, 0,
-                                    )
-                                    # counted again if this packet turns out a re-send whose first
-                                    # copy hid among the missing IDs (below)
+                                    # kept: counted again if this packet turns out a re-send whose
+                                    # first copy hid among the missing IDs (below)
                                     redo[0], redo[1], redo[2] = i, pend[o][j, 0], pend[o][j, 1]
                                     redo_t[0] = p_t - answer_rtt
                                     redo_t[1] = _answerable_until(t[i], min_rtt[o], path_rtt[f])
+                                    _settle_by_answers(
+                                        ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o],
+                                        nhist[o], -1, redo[1], redo[2], t, cls, basis, passed, redo_t[0], redo_t[1],
+                                        last_new[o], a, d, side, has_ack, rel_ack, first_data[d] >= 0,
+                                        i, rel_seq, plen, sack_off, sack_l, sack_r, ack_raw, 0,
+                                    )
                             pend[o][j] = pend[o][npend[o] - 1]
                             npend[o] -= 1
                         else:
