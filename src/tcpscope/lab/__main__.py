@@ -1,11 +1,13 @@
 """CLI: `python -m tcpscope.lab run SCENARIO --out DIR --seed N`, `make-bundled --out pcap/ --truth DIR --seed 1`,
 `score CAPTURE TRUTH [--device IP]`, `verify DIR [--truth DIR]` (the classification bounds on a set),
 `seeds 2,5-9 --dir DIR` (a set per seed, made and verified, summed up), `explain CAPTURE FRAME` (a
-segment in its flow, with truth and the packets the relay dropped)."""
+segment in its flow, with truth and the packets the relay dropped), `ab REV PATH...` (every class that
+changed between a git revision and the working tree, and whether it moved to its truth)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -127,6 +129,36 @@ def seeds_main(spec: str, root: Path, names: list[str] | None, make: bool, devic
     return 0 if all(r.ok for r in results.values()) else 1
 
 
+def ab_main(base: str, new_rev: str | None, paths: list[Path], truth_dirs: list[Path], device: str | None,
+            jobs: int, cache: Path | None, out: Path | None, limit: int) -> int:
+    """`ab`: classify the captures under PATHS with BASE (a git revision or a source directory) and
+    with the working tree (or --new), print what changed and how it moved against the truth; exit 2
+    when it cannot run."""
+    import tempfile
+
+    from tcpscope.lab.ab import AbError, ab_report, find_captures, run_ab, tree, working_tree
+
+    def log(line: str) -> None:
+        print(f"  {line}", file=sys.stderr, flush=True)
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="tcpscope-ab-trees-") as tmp:
+            repo, trees = Path.cwd(), (cache / "trees" if cache else Path(tmp))
+            old = tree(base, repo, trees)
+            new = tree(new_rev, repo, trees) if new_rev else working_tree()
+            captures = find_captures(paths)
+            log(f"{len(captures)} captures; {jobs} worker(s) per tree")
+            res = run_ab(old, new, captures, truth_dirs, device, jobs, cache, log)
+    except AbError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        res.changed.write_parquet(out)
+    print(ab_report(res, limit))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run."""
     ap = argparse.ArgumentParser(prog="python -m tcpscope.lab")
@@ -180,7 +212,27 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--before", type=int, default=15, help="captured packets before the frame (default 15)")
     e.add_argument("--after", type=int, default=15, help="captured packets after the frame (default 15)")
     e.add_argument("--device", default=CLIENT_IP, help=f"device IP (default {CLIENT_IP})")
+    ab = sub.add_parser(
+        "ab", help="classify captures with a git revision and with the working tree (or --new REV); print "
+        "every data segment whose class changed, and whether it moved to its lab truth or away from it")
+    ab.add_argument("base", help="what to compare against: a git revision of the checkout run from (e.g. HEAD, "
+                    "main~3), or a directory holding a tcpscope source tree (a checkout or its src/)")
+    ab.add_argument("paths", nargs="+", type=Path, help="capture files, or directories searched for captures")
+    ab.add_argument("--new", default=None, metavar="REV", help="compare with this revision (or directory), "
+                    "not the working tree")
+    ab.add_argument("--truth", action="append", type=Path, default=[], metavar="DIR",
+                    help="where <name>.truth.parquet is when not beside the capture (repeatable; e.g. "
+                    "tests/fixtures/truth for pcap/)")
+    ab.add_argument("--device", default=None, help=f"device IP for every capture (default: {CLIENT_IP} "
+                    "for a capture with truth, else tcpscope's guess)")
+    ab.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)")
+    ab.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                    help="keep a revision's classes here and reuse them while the captures are unchanged")
+    ab.add_argument("--out", type=Path, default=None, help="write every changed segment to this Parquet file")
+    ab.add_argument("--limit", type=int, default=50, help="changed segments printed (default 50)")
     a = ap.parse_args(argv)
+    if a.cmd == "ab":
+        return ab_main(a.base, a.new, a.paths, a.truth, a.device, a.jobs, a.cache, a.out, a.limit)
     if a.cmd == "explain":
         return explain_main(a.capture, a.frame, a.truth, a.device, a.before, a.after)
     if a.cmd == "seeds":
