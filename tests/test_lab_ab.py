@@ -75,12 +75,18 @@ def test_compare_names_how_each_changed_class_moved() -> None:
     truth = _truth([(1, "new"), (2, "reordered"), (3, "retransmission"), (4, "new"), (5, "new"), (7, "reordered")])
     got = compare(old, new, truth)
     assert got.select("frame", "moved").rows() == [
-        (2, TO_TRUTH), (3, AWAY), (4, STILL_WRONG), (5, None), (6, NO_TRUTH)]
+        (2, TO_TRUTH), (3, AWAY), (4, STILL_WRONG), (6, NO_TRUTH), (5, None)]
     assert got.filter(pl.col("frame") == 5).select("old_basis", "new_basis").row(0) == ("a", "z")
     t = transitions(got)
     assert t.filter(pl.col("old_class") == "new", pl.col("new_class") == "reordered").select(
         "segments", TO_TRUTH, NO_TRUTH).row(0) == (2, 1, 1)
     assert t["segments"].sum() == 4  # the basis-only change is not a class transition
+
+
+def test_a_tree_without_bases_changes_no_basis() -> None:
+    old = _segs([(1, "new", None), (2, "new", None)])
+    new = _segs([(1, "new", "above_highest"), (2, "reordered", "passed")])
+    assert compare(old, new, _truth([])).select("frame", "moved").rows() == [(2, NO_TRUTH)]
 
 
 def test_compare_leaves_out_a_capture_a_tree_failed_on() -> None:

@@ -229,7 +229,8 @@ def compare(old: pl.DataFrame, new: pl.DataFrame, truth: pl.DataFrame) -> pl.Dat
     """One row per data segment whose class or basis differs between the trees, over the captures
     both classified: `capture`, `frame`, `old_class`, `new_class`, `old_basis`, `new_basis`,
     `truth` (null without truth) and `moved`: TO_TRUTH, AWAY, STILL_WRONG, NO_TRUTH, or null when
-    only the basis changed. A segment one tree has and the other has not raises AbError."""
+    only the basis changed (counted only where both trees name one); class changes first. A segment
+    one tree has and the other has not raises AbError."""
     failed = pl.concat([old, new]).filter(pl.col("error").is_not_null())["capture"].unique()
     keep = ["capture", "frame", "seg_class", "seg_basis"]
     o = old.filter(~pl.col("capture").is_in(failed.implode()), pl.col("error").is_null()).select(keep, _o=True)
@@ -244,8 +245,9 @@ def compare(old: pl.DataFrame, new: pl.DataFrame, truth: pl.DataFrame) -> pl.Dat
         )
     j = j.rename({"seg_class": "old_class", "seg_class_new": "new_class",
                   "seg_basis": "old_basis", "seg_basis_new": "new_basis"})
-    changed = j.drop("_o", "_n").filter(pl.col("old_class").ne_missing(pl.col("new_class"))
-                       | pl.col("old_basis").ne_missing(pl.col("new_basis")))
+    basis_moved = pl.col("old_basis").is_not_null() & pl.col("new_basis").is_not_null() & (
+        pl.col("old_basis") != pl.col("new_basis"))  # a tree from before seg_basis has none: not a change
+    changed = j.drop("_o", "_n").filter(pl.col("old_class").ne_missing(pl.col("new_class")) | basis_moved)
     changed = changed.join(truth, on=["capture", "frame"], how="left")
     moved = (
         pl.when(pl.col("old_class").eq_missing(pl.col("new_class"))).then(pl.lit(None, pl.String))
@@ -254,7 +256,7 @@ def compare(old: pl.DataFrame, new: pl.DataFrame, truth: pl.DataFrame) -> pl.Dat
         .when(pl.col("old_class") == pl.col("truth")).then(pl.lit(AWAY))
         .otherwise(pl.lit(STILL_WRONG))
     )
-    return changed.with_columns(moved=moved).sort("capture", "frame")
+    return changed.with_columns(moved=moved).sort(pl.col("moved").is_null(), "capture", "frame")
 
 
 @dataclass
