@@ -184,3 +184,20 @@ def test_ab_names_a_revision_git_does_not_know(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "does not know the revision 'no-such-rev'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_capture_a_tree_fails_on_is_left_out_and_named(tmp_path: Path) -> None:
+    """A tree whose analysis raises: each capture is named with that tree's error, none compared."""
+    import tcpscope
+
+    src = tmp_path / "failing" / "src"
+    shutil.copytree(Path(tcpscope.__file__).parent, src / "tcpscope")
+    with open(src / "tcpscope" / "analysis.py", "a") as f:
+        f.write("\n\ndef analyze(*args, **kwargs):\n    raise ValueError('no analysis in this tree')\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tcpscope.lab", "ab", str(src), str(CAPTURES[1]), "--truth", str(TRUTH)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "0 captures, 0 data segments" in proc.stdout
+    assert f"\n  {CAPTURES[1]}: {src}: ValueError: no analysis in this tree\n" in proc.stdout + "\n"

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,7 +174,7 @@ def classify(
     devices: dict[Path, str | None],
     jobs: int = 1,
     cache: Path | None = None,
-    log=None,
+    log: Callable[[str], None] | None = None,
 ) -> pl.DataFrame:
     """Every data segment of every capture as `tree` classifies it (SEGMENT_SCHEMA; a capture the
     tree failed on is one row with `error`). A commit's result is kept in `cache` when given,
@@ -280,7 +281,7 @@ def run_ab(
     device: str | None = None,
     jobs: int = 1,
     cache: Path | None = None,
-    log=None,
+    log: Callable[[str], None] | None = None,
 ) -> AbResult:
     """Classify `captures` with both trees and compare. The device is `device` when given, else the
     lab's client for a capture that has a truth file, else none (tcpscope guesses it)."""
