@@ -90,10 +90,21 @@ def explain_main(capture: Path, frame: int, truth_dir: Path | None, device: str,
     return 0
 
 
-def seeds_main(spec: str, root: Path, names: list[str] | None, make: bool, device: str) -> int:
+def _make_seed_set(d: Path, seed: int, names: list[str]) -> None:
+    """Make seed's set in `d` (as root), from scratch; its captures.tsv last, so a set counts as made
+    only once complete."""
+    shutil.rmtree(d, ignore_errors=True)  # a set left half made by an earlier run
+    make_set(d, d, seed, names, log=lambda line: print(f"  seed {seed}: {line}", file=sys.stderr, flush=True))
+    write_captures_tsv(d / "captures.tsv", names)
+
+
+def seeds_main(spec: str, root: Path, names: list[str] | None, make: bool, device: str, jobs: int = 1) -> int:
     """`seeds`: for each seed, make its set in ROOT/seedN (as root; kept and reused once complete:
-    its captures.tsv is written last) unless `make` is off, verify it, print one verdict per seed
-    and the sum; exit 1 if any set fails a bound, 2 if one could not be made or verified."""
+    its captures.tsv is written last) unless `make` is off, `jobs` sets at a time (each in its own
+    namespaces), verify it, print one verdict per seed in seed order and the sum; exit 1 if any set
+    fails a bound, 2 if one could not be made or verified."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from tcpscope.lab.verify import VerifyError, parse_seeds, pooled_report, seed_line, seeds_report, verify_set
 
     try:
@@ -103,24 +114,28 @@ def seeds_main(spec: str, root: Path, names: list[str] | None, make: bool, devic
         return 2
     names = names or [n for n, s in scenarios().items() if s.bundled]
     results, missing = {}, []
-    for seed in seeds:
-        d = root / f"seed{seed}"
-        if not (d / "captures.tsv").is_file():
-            why = "not made (--no-make)" if not make else lab_available()
-            if why:
-                print(f"seed {seed:<5} {why}", flush=True)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        made: dict[int, Future[None] | str] = {}
+        for seed in seeds:
+            d = root / f"seed{seed}"
+            if not (d / "captures.tsv").is_file():
+                why = "not made (--no-make)" if not make else lab_available()
+                made[seed] = why if why else pool.submit(_make_seed_set, d, seed, names)
+        for seed in seeds:
+            d, job = root / f"seed{seed}", made.get(seed)
+            if isinstance(job, str):
+                print(f"seed {seed:<5} {job}", flush=True)
                 missing.append(seed)
                 continue
-            shutil.rmtree(d, ignore_errors=True)  # a set left half made by an earlier run
-            make_set(d, d, seed, names, log=lambda line: print(f"  {line}", file=sys.stderr, flush=True))
-            write_captures_tsv(d / "captures.tsv", names)
-        try:
-            results[seed] = verify_set(d, d, device)
-        except VerifyError as e:
-            print(f"seed {seed:<5} error: {e}", flush=True)
-            missing.append(seed)
-            continue
-        print(seed_line(seed, results[seed]), flush=True)
+            try:
+                if job is not None:
+                    job.result()
+                results[seed] = verify_set(d, d, device)
+            except VerifyError as e:
+                print(f"seed {seed:<5} error: {e}", flush=True)
+                missing.append(seed)
+                continue
+            print(seed_line(seed, results[seed]), flush=True)
     if results:
         print(pooled_report(results))
     print(seeds_report(results, missing))
@@ -202,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--only", nargs="*", default=None, choices=sorted(scenarios()), metavar="SCENARIO",
                    help="scenarios to make (default: the bundled ones)")
     m.add_argument("--no-make", action="store_true", help="verify only the sets already made (no root needed)")
+    m.add_argument("--jobs", type=int, default=1, help="sets made at a time, each in its own namespaces (default 1; "
+                   "a set's traffic is real time, so two take about as long as one on two CPUs)")
     m.add_argument("--device", default=CLIENT_IP, help=f"device IP (default {CLIENT_IP})")
     e = sub.add_parser("explain", help="print a segment's connection around it: tcpscope's class, the truth "
                        "label, what the relay did, and the packets it dropped before the capture point")
@@ -236,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "explain":
         return explain_main(a.capture, a.frame, a.truth, a.device, a.before, a.after)
     if a.cmd == "seeds":
-        return seeds_main(a.seeds, a.dir, a.only, not a.no_make, a.device)
+        return seeds_main(a.seeds, a.dir, a.only, not a.no_make, a.device, a.jobs)
     if a.cmd == "verify":
         return verify_main(a.captures, a.truth or a.captures, a.device)
     if a.cmd == "score":
