@@ -96,6 +96,34 @@ def test_sender_side_sees_downstream_reordering_through_sack(resend: bool) -> No
     assert up["n_reordered"] == 1 and up["n_retransmission"] == 0
 
 
+def _chat_reply_held_behind_its_fin(data_sent_first: bool) -> Conn:
+    """Phone-side capture of a long-lived chat connection (its handshake before the capture): the
+    server's reply, then its last 24 bytes and its FIN in one clock tick, the FIN arriving first
+    and the data 310 ms later. The server's side has three packets, so its IDs in arrival order
+    (n+1, n+3, n+2 when the data was sent first) do not show a counter; in counter order they do."""
+    c = Conn(Endpoint(PHONE, 36516, 3_000), Endpoint(SERVER, 443, 7_000))
+    c.send(1.0, c.client, 1, 150, rel_ack=1)
+    c.send(1.06, c.server, 1, 29, rel_ack=151)
+    c.send(1.0601, c.client, 151, rel_ack=30)
+    n, ts = c.server.ip_id, c.server.ts + 1
+    data_id, fin_id = (n + 1, n + 2) if data_sent_first else (n + 2, n + 1)
+    c.send(1.14, c.server, 54, flags=FIN, rel_ack=151, ip_id=fin_id, tsval=ts)
+    c.send(1.1401, c.client, 151, rel_ack=30)
+    c.send(1.45, c.server, 30, 24, rel_ack=151, ip_id=data_id, tsval=ts)
+    c.send(1.4501, c.client, 151, flags=FIN, rel_ack=55)
+    return c
+
+
+@pytest.mark.parametrize("data_sent_first, expected", [(True, "reordered"), (False, "retransmission")],
+                         ids=["held-on-the-way", "sent-after-the-fin"])
+def test_a_short_side_orders_by_its_ip_id_counter(data_sent_first: bool, expected: str) -> None:
+    """Seed 422: the held data, sent before the FIN in the same tick, is `reordered`; its IDs in
+    counter order step by 1, which a packet held on the way does not change (one sent after the
+    FIN, its copy, is a re-send)."""
+    a = analyze(frame(_chat_reply_held_behind_its_fin(data_sent_first)), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new", expected]
+
+
 def _download_seen_at_receiver(timestamps: bool, ip_ids: bool) -> Conn:
     """Client-side capture of a download: segment 3 arrives just after 4 (reordered), segment 6
     never arrives and is re-sent a round trip later, segment 7 is duplicated by the network,
