@@ -124,6 +124,36 @@ def test_a_short_side_orders_by_its_ip_id_counter(data_sent_first: bool, expecte
     assert _classes(a.segments, SERVER) == ["new", expected]
 
 
+def _chat_replies_rejoined(second_lost: bool) -> Conn:
+    """Phone-side capture of a chat: the server's two 330-byte replies, the second lost on the way
+    when `second_lost` (its IP ID used up, never seen), then the server's timer re-send of both
+    joined in one 660-byte segment, as Linux joins small segments when its timer re-sends them.
+    The phone's IDs count by 1 over the chat's exchanges first, so the side shows its pattern."""
+    c = Conn(Endpoint(PHONE, 36518, 3_000), Endpoint(SERVER, 443, 7_000))
+    t = c.handshake(1.0, rtt=0.05)
+    t = c.exchanges(t + 0.1, 4)
+    c.send(t, c.client, 401, 37, rel_ack=117)
+    c.send(t + 0.056, c.server, 117, 330, rel_ack=438)
+    c.send(t + 0.0561, c.client, 438, rel_ack=447)
+    if second_lost:
+        c.server.lose()
+    c.send(t + 0.6, c.server, 117, 660, rel_ack=438)
+    c.send(t + 0.6001, c.client, 438, rel_ack=777, sack=[(117, 447)])
+    return c
+
+
+@pytest.mark.parametrize("second_lost, expected", [(True, "retransmission"), (False, "spurious_retransmission")],
+                         ids=["id-gap-before-it", "no-id-gap"])
+def test_a_resend_running_past_the_highest_byte_after_an_id_gap_delivered_lost_bytes(
+    second_lost: bool, expected: str
+) -> None:
+    """Seed 475: the joined re-send's second half went out before in the hidden packet, lost, so
+    the re-send delivered bytes the phone lacked (`hidden_original`). Without an ID gap nothing was
+    hidden, and the class stays the one its first bytes give."""
+    a = analyze(frame(_chat_replies_rejoined(second_lost)), device=PHONE)
+    assert _classes(a.segments, SERVER)[-2:] == ["new", expected]
+
+
 def _download_seen_at_receiver(timestamps: bool, ip_ids: bool) -> Conn:
     """Client-side capture of a download: segment 3 arrives just after 4 (reordered), segment 6
     never arrives and is re-sent a round trip later, segment 7 is duplicated by the network,

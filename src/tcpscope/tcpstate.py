@@ -1354,6 +1354,13 @@ def walk_flows(
                         # sent before the capture started and not yet acknowledged: lost upstream
                         cls[i] = RETRANSMISSION
                         basis[i] = B_SENT_BEFORE_CAPTURE
+                    elif e > max_end[d] and ipid_step1[k] and _ids_missing(ipid[i], p_ipid) > 0:
+                        # a re-send that runs past the highest byte seen, after an ID gap (Linux
+                        # joins small segments when its timer re-sends them): the bytes past it
+                        # went out in a hidden packet, lost, and this copy delivered them (seed
+                        # 475: a chat reply's 330 bytes lost, re-sent joined to the one before)
+                        cls[i] = RETRANSMISSION
+                        basis[i] = B_HIDDEN_ORIGINAL
                     else:
                         cls[i] = SPURIOUS  # bytes the receiver side had already seen
                         basis[i] = B_SEEN_BEFORE
