@@ -337,10 +337,10 @@ def ab_report(res: AbResult, limit: int = 50) -> str:
         lines += [f"  {cap}: {why}" for cap, why in sorted(res.failed.items())]
     if moved.height:
         lines += ["", table_text(transitions(ch))]
-    if ch.height:
+    if ch.height and limit > 0:
         shown = ch.head(limit).select("capture", "frame", "old_class", "new_class", "truth", "moved",
                                       "old_basis", "new_basis")
         lines += ["", table_text(shown)]
-        if ch.height > limit:
-            lines.append(f"... and {ch.height - limit} more (--out writes them all)")
+    if ch.height > max(limit, 0):
+        lines.append(f"... and {ch.height - max(limit, 0)} more (--out writes them all)")
     return "\n".join(lines)
