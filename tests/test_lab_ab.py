@@ -128,12 +128,17 @@ def test_a_revision_is_extracted_once_and_an_unknown_one_is_named(tmp_path: Path
     _git(repo, "init", "-q")
     _git(repo, "add", ".")
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
-    sha = _git(repo, "rev-parse", "HEAD")
+    sha, tree_id = _git(repo, "rev-parse", "HEAD"), _git(repo, "rev-parse", "HEAD:src")
     t = tree_from_rev(repo, "HEAD", tmp_path / "trees")
-    assert t.commit == sha and t.src == tmp_path / "trees" / sha / "src"
+    assert t.tree_id == tree_id and t.src == tmp_path / "trees" / tree_id / "src"
+    assert t.label == f"HEAD ({sha[:10]})"
     assert (t.src / "tcpscope" / "__init__.py").read_text() == "VERSION = 1\n"
     (t.src / "tcpscope" / "kept").write_text("")  # a second call reuses the extracted tree
     assert (tree_from_rev(repo, sha[:8], tmp_path / "trees").src / "tcpscope" / "kept").is_file()
+    (repo / "README").write_text("docs only\n")  # a commit that leaves src alone shares the tree
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "two")
+    assert tree_from_rev(repo, "HEAD", tmp_path / "trees").src == t.src
     with pytest.raises(AbError, match="does not know the revision 'nope'"):
         tree_from_rev(repo, "nope", tmp_path / "trees")
     with pytest.raises(AbError, match="holds a tcpscope package"):

@@ -46,11 +46,11 @@ class AbError(TcpscopeError):
 @dataclass
 class Tree:
     """One side of the A/B: a directory holding the `tcpscope` package, and what to call it.
-    `commit` is set when the tree is a git commit's, so its classes can be cached."""
+    `tree_id` is set for a git revision's tree, so its classes can be cached."""
 
     label: str
     src: Path
-    commit: str | None = None
+    tree_id: str | None = None  # git tree id of a revision's src/ (commits that leave src alone share it)
 
 
 def working_tree() -> Tree:
@@ -61,9 +61,10 @@ def working_tree() -> Tree:
 
 
 def tree_from_rev(repo: Path, rev: str, into: Path) -> Tree:
-    """`rev`'s `src/` from the git repository `repo`, extracted (git archive) to `into/<commit>`
-    unless an earlier run left it there complete: kept, its numba cache saves the JIT compile
-    (half a minute) the first import of a fresh tree costs."""
+    """`rev`'s `src/` from the git repository `repo`, extracted (git archive) to `into/<tree id>`
+    (the git tree id of its src/, shared by commits that leave src alone) unless an earlier run
+    left it there complete: kept, its numba cache saves the JIT compile (half a minute) the first
+    import of a fresh tree costs."""
     try:
         sha = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
@@ -71,7 +72,14 @@ def tree_from_rev(repo: Path, rev: str, into: Path) -> Tree:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError) as e:
         raise AbError(f"{repo}: git does not know the revision {rev!r}") from e
-    root = into / sha
+    try:
+        tree_id = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{sha}:src"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise AbError(f"{repo}: revision {rev} has no src/ directory") from e
+    root = into / tree_id
     if not (root / ".complete").is_file():
         try:
             tar = subprocess.run(
@@ -86,7 +94,7 @@ def tree_from_rev(repo: Path, rev: str, into: Path) -> Tree:
     src = root / "src"
     if not (src / "tcpscope" / "__init__.py").is_file():
         raise AbError(f"{repo}: revision {rev} has no src/tcpscope package")
-    return Tree(f"{rev} ({sha[:10]})", src, sha)
+    return Tree(f"{rev} ({sha[:10]})", src, tree_id)
 
 
 def tree_from_dir(path: Path) -> Tree:
@@ -161,7 +169,7 @@ def _run_worker(tree: Tree, jobs: list[tuple[str, str | None]], work: Path, tag:
 
 
 def _cache_key(tree: Tree, jobs: list[tuple[str, str | None]]) -> str:
-    h = hashlib.sha256(tree.commit.encode() if tree.commit else b"")
+    h = hashlib.sha256(tree.tree_id.encode() if tree.tree_id else b"")
     for capture, device in jobs:
         st = Path(capture).stat()
         h.update(f"{capture}\0{device}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -177,10 +185,10 @@ def classify(
     log: Callable[[str], None] | None = None,
 ) -> pl.DataFrame:
     """Every data segment of every capture as `tree` classifies it (SEGMENT_SCHEMA; a capture the
-    tree failed on is one row with `error`). A commit's result is kept in `cache` when given,
-    keyed by the commit and each capture's path, size and time, and reused."""
+    tree failed on is one row with `error`). A revision's result is kept in `cache` when given,
+    keyed by its tree id and each capture's path, size and time, and reused."""
     all_jobs = [(str(c), devices.get(c)) for c in captures]
-    cached = cache / f"{_cache_key(tree, all_jobs)}.parquet" if cache is not None and tree.commit else None
+    cached = cache / f"{_cache_key(tree, all_jobs)}.parquet" if cache is not None and tree.tree_id else None
     if cached is not None and cached.is_file():
         if log:
             log(f"{tree.label}: {len(captures)} captures from the cache {cached}")
