@@ -60,33 +60,26 @@ def working_tree() -> Tree:
     return Tree("working tree", Path(tcpscope.__file__).resolve().parent.parent)
 
 
+def _git(repo: Path, args: list[str], why: str) -> bytes:
+    """`git -C repo ARGS`'s output; AbError naming the repository and `why` when git fails."""
+    try:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise AbError(f"{repo}: {why}") from e
+
+
 def tree_from_rev(repo: Path, rev: str, into: Path) -> Tree:
     """`rev`'s `src/` from the git repository `repo`, extracted (git archive) to `into/<tree id>`
     (the git tree id of its src/, shared by commits that leave src alone) unless an earlier run
     left it there complete: kept, its numba cache saves the JIT compile (half a minute) the first
     import of a fresh tree costs."""
-    try:
-        sha = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError) as e:
-        raise AbError(f"{repo}: git does not know the revision {rev!r}") from e
-    try:
-        tree_id = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{sha}:src"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError) as e:
-        raise AbError(f"{repo}: revision {rev} has no src/ directory") from e
+    sha = _git(repo, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+               f"git does not know the revision {rev!r}").decode().strip()
+    no_src = f"revision {rev} has no src/ directory"
+    tree_id = _git(repo, ["rev-parse", "--verify", "--quiet", f"{sha}:src"], no_src).decode().strip()
     root = into / tree_id
     if not (root / ".complete").is_file():
-        try:
-            tar = subprocess.run(
-                ["git", "-C", str(repo), "archive", "--format=tar", sha, "src"], capture_output=True, check=True
-            ).stdout
-        except (OSError, subprocess.CalledProcessError) as e:
-            raise AbError(f"{repo}: revision {rev} has no src/ directory") from e
+        tar = _git(repo, ["archive", "--format=tar", sha, "src"], no_src)
         shutil.rmtree(root, ignore_errors=True)
         with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
             tf.extractall(root, filter="data")
