@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dir", type=Path, help="directory of lab sets (DIR/seedN/*.relay.parquet)")
     a = ap.parse_args(argv)
+    if not any(a.dir.glob("seed*/*.relay.parquet")):
+        print(f"error: no relay log in {a.dir}/seed*/ (make sets with `python -m tcpscope.lab seeds`)", file=sys.stderr)
+        return 2
     df = census(a.dir)
     if df.is_empty():
         print(f"error: no gap after a highest segment in {a.dir}/seed*/*.relay.parquet", file=sys.stderr)
