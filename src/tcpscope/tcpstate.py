@@ -167,6 +167,7 @@ def _original(q: np.ndarray, qh: np.int64, qt: np.int64, rel_seq: np.ndarray, s:
 
 
 MAX_IPID_GAP = 64  # more missing IDs than this is not a few lost segments (counter jump, other stack)
+OUTAGE_MAX_IPID_GAP = 1024  # ... except after a timeout, up to this many (_lost_original)
 
 
 @njit(cache=True, inline="always")
@@ -203,7 +204,13 @@ def _lost_original(
     message, a transfer's tail) looks new at the receiver's side: no duplicate ever shows."""
     if sender_side or not step1 or not has_ack or p_ack < 0 or ack != p_ack:
         return False
-    missing = _ids_missing(ipid, p_ipid) - hole
+    missing = _ids_missing(ipid, p_ipid)
+    if missing == 0 and t - p_t >= MIN_RTO_S:
+        # after a timeout, more than MAX_IPID_GAP IDs of a per-connection counter are the packets
+        # of an outage: the window, its probes and earlier timer re-sends (seed 427: 84 after 1.6 s)
+        missing = ((ipid - p_ipid) & 0xFFFF) - 1 if ipid >= 0 and p_ipid >= 0 else 0
+        missing = missing if missing <= OUTAGE_MAX_IPID_GAP else 0
+    missing -= hole
     if missing <= 0:
         return False
     if o_data_t > p_t:
