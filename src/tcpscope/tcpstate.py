@@ -171,13 +171,13 @@ OUTAGE_MAX_IPID_GAP = 1024  # ... except after a timeout, up to this many (_lost
 
 
 @njit(cache=True, inline="always")
-def _ids_missing(ipid: np.int64, p_ipid: np.int64) -> np.int64:
+def _ids_missing(ipid: np.int64, p_ipid: np.int64, limit: np.int64 = MAX_IPID_GAP) -> np.int64:
     """How many of a side's IP IDs are missing between its highest so far and this one: 1 to
-    MAX_IPID_GAP, else 0 (IDs unknown, none missing, or a counter jump)."""
+    `limit`, else 0 (IDs unknown, none missing, or a counter jump)."""
     if ipid < 0 or p_ipid < 0:
         return 0
     missing = ((ipid - p_ipid) & 0xFFFF) - 1
-    return missing if 1 <= missing <= MAX_IPID_GAP else 0
+    return missing if 1 <= missing <= limit else 0
 
 
 # Linux's smallest retransmission timeout (RFC 6298 asks for 1 s): a re-send sooner than this after
@@ -204,13 +204,10 @@ def _lost_original(
     message, a transfer's tail) looks new at the receiver's side: no duplicate ever shows."""
     if sender_side or not step1 or not has_ack or p_ack < 0 or ack != p_ack:
         return False
-    missing = _ids_missing(ipid, p_ipid)
-    if missing == 0 and t - p_t >= MIN_RTO_S:
-        # after a timeout, more than MAX_IPID_GAP IDs of a per-connection counter are the packets
-        # of an outage: the window, its probes and earlier timer re-sends (seed 427: 84 after 1.6 s)
-        missing = ((ipid - p_ipid) & 0xFFFF) - 1 if ipid >= 0 and p_ipid >= 0 else 0
-        missing = missing if missing <= OUTAGE_MAX_IPID_GAP else 0
-    missing -= hole
+    # after a timeout, more than MAX_IPID_GAP IDs of a per-connection counter are the packets of
+    # an outage: the window, its probes and earlier timer re-sends (seed 427: 84 after 1.6 s)
+    limit = OUTAGE_MAX_IPID_GAP if t - p_t >= MIN_RTO_S else MAX_IPID_GAP
+    missing = _ids_missing(ipid, p_ipid, limit) - hole
     if missing <= 0:
         return False
     if o_data_t > p_t:

@@ -27,7 +27,8 @@ import polars as pl
 
 from tcpscope.errors import TcpscopeError
 from tcpscope.lab import CLIENT_IP
-from tcpscope.lab.score import KEY, ScoreError, match
+from tcpscope.atomic import write_parquet
+from tcpscope.lab.score import ScoreError, match
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz")
 SEGMENT_SCHEMA = {
@@ -180,8 +181,8 @@ def classify(
     """Every data segment of every capture as `tree` classifies it (SEGMENT_SCHEMA; a capture the
     tree failed on is one row with `error`). A revision's result is kept in `cache` when given,
     keyed by its tree id and each capture's path, size and time, and reused."""
-    all_jobs = [(str(c), devices.get(c)) for c in captures]
-    cached = cache / f"{_cache_key(tree, all_jobs)}.parquet" if cache is not None and tree.tree_id else None
+    job = {c: (str(c), devices.get(c)) for c in captures}
+    cached = cache / f"{_cache_key(tree, list(job.values()))}.parquet" if cache is not None and tree.tree_id else None
     if cached is not None and cached.is_file():
         if log:
             log(f"{tree.label}: {len(captures)} captures from the cache {cached}")
@@ -191,19 +192,17 @@ def classify(
         # result, which the parallel workers then load instead of compiling once each
         first = min(captures, key=lambda p: (p.stat().st_size, str(p)))
         rest = [c for c in captures if c != first]
-        frames = [_run_worker(tree, [(str(first), devices.get(first))], Path(tmp), "first")]
+        frames = [_run_worker(tree, [job[first]], Path(tmp), "first")]
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = [
-                pool.submit(_run_worker, tree, [(str(c), devices.get(c)) for c in part], Path(tmp), f"w{i}")
+                pool.submit(_run_worker, tree, [job[c] for c in part], Path(tmp), f"w{i}")
                 for i, part in enumerate(_chunks(rest, jobs))
             ]
             df = pl.concat(frames + [f.result() for f in futures])
     df = df.sort("capture", "frame", nulls_last=True)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp_file = cached.with_suffix(".partial")
-        df.write_parquet(tmp_file)
-        tmp_file.replace(cached)
+        write_parquet(df, cached)
     if log:
         log(f"{tree.label}: {len(captures)} captures classified")
     return df
@@ -235,8 +234,9 @@ def compare(old: pl.DataFrame, new: pl.DataFrame, truth: pl.DataFrame) -> pl.Dat
     one tree has and the other has not raises AbError."""
     failed = pl.concat([old, new]).filter(pl.col("error").is_not_null())["capture"].unique()
     keep = ["capture", "frame", "seg_class", "seg_basis"]
-    o = old.filter(~pl.col("capture").is_in(failed.implode()), pl.col("error").is_null()).select(keep, _o=True)
-    n = new.filter(~pl.col("capture").is_in(failed.implode()), pl.col("error").is_null()).select(keep, _n=True)
+    both = ~pl.col("capture").is_in(failed.implode())  # a failed capture's only row is its error
+    o = old.filter(both).select(keep, _o=True)
+    n = new.filter(both).select(keep, _n=True)
     j = o.join(n, on=["capture", "frame"], how="full", coalesce=True, suffix="_new")
     one_sided = j.filter(pl.col("_o").is_null() | pl.col("_n").is_null())
     if one_sided.height:
