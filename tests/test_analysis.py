@@ -939,8 +939,11 @@ def test_next_segment_in_the_tick_of_the_fast_resend_after_a_gap(resend_at: floa
     assert _classes(a.segments, PHONE) == ["new"] * 7 + ["retransmission", expected]
 
 
-@pytest.mark.parametrize("gap_after, expected", [(0.01, "retransmission"), (0.08, "new")],
-                         ids=["sooner-than-a-round-trip", "a-round-trip-later"])
+@pytest.mark.parametrize(
+    "gap_after, expected",
+    [(0.01, "retransmission"), (0.08, "retransmission"), (0.25, "new")],
+    ids=["sooner-than-a-round-trip", "a-round-trip-later", "a-timer-later"],
+)
 def test_new_segment_hidden_between_two_hole_resends(gap_after: float, expected: str) -> None:
     """Server-side capture of an upload (50 ms round trip): segments 4 and 6 of eight are lost.
     The phone re-sends segment 4, then sends segment 9, lost on the way (its ID never shows),
@@ -948,7 +951,11 @@ def test_new_segment_hidden_between_two_hole_resends(gap_after: float, expected:
     round trip after the first re-send, the hidden packet cannot have been an earlier copy of
     segment 6 (the phone could not have learnt of its loss yet), so it was new data above the
     bytes seen, and segment 9's copy, which starts at the next byte expected, is a re-send
-    (seeds 92 and 132). A round trip later it may have been that copy: nothing is counted."""
+    (seeds 92 and 132). A round trip later it cannot have been either: a sender re-sends a lost
+    copy again only once a SACK of a packet sent after it shows it lost, and segment 6's re-send
+    is the first packet after the gap (until the fourteenth session this case counted nothing,
+    by the round trip alone). After its timer (200 ms), the hidden packet may have been segment
+    6's first copy: nothing is counted."""
     c = Conn(Endpoint(PHONE, 53920, 83), Endpoint(SERVER, 8080, 2_300_000))
     t = c.handshake(32.0, rtt=0.05, near_client=False)
     cli, srv = c.client, c.server
@@ -961,9 +968,11 @@ def test_new_segment_hidden_between_two_hole_resends(gap_after: float, expected:
         sack = [(1 + 4 * MSS, 1 + (k + 1) * MSS)] if k > 3 else None
         c.send(t + 0.0002 + 0.001 * k, srv, 1, rel_ack=1 + min(k + 1, 3) * MSS, sack=sack)
     c.send(t + 0.06, cli, 1 + 3 * MSS, MSS, rel_ack=1, tsecr=echo)  # segment 4 re-sent
-    c.send(t + 0.0602, srv, 1, rel_ack=1 + 5 * MSS, sack=[(1 + 6 * MSS, 1 + 8 * MSS)])
+    heard = c.send(t + 0.0602, srv, 1, rel_ack=1 + 5 * MSS, sack=[(1 + 6 * MSS, 1 + 8 * MSS)])["opt_tsval"]
     cli.lose()  # segment 9, lost
-    c.send(t + 0.06 + gap_after, cli, 1 + 5 * MSS, MSS, rel_ack=1, tsecr=echo)  # segment 6 re-sent
+    # a round trip later the phone has heard the server's ACK of segment 4, and echoes it
+    late = gap_after >= 0.05
+    c.send(t + 0.06 + gap_after, cli, 1 + 5 * MSS, MSS, rel_ack=1, tsecr=heard if late else echo)  # segment 6
     c.send(t + 0.0602 + gap_after, srv, 1, rel_ack=1 + 8 * MSS)
     c.send(t + 0.4, cli, 1 + 8 * MSS, MSS, rel_ack=1, tsecr=echo)  # segment 9 by the timer
     c.send(t + 0.4002, srv, 1, rel_ack=1 + 9 * MSS)
@@ -971,6 +980,47 @@ def test_new_segment_hidden_between_two_hole_resends(gap_after: float, expected:
         c.send(t + 0.5 + 0.1 * j, cli, 1 + 9 * MSS, rel_ack=1, tsecr=echo)
     a = analyze(frame(c), device=PHONE)
     assert _classes(a.segments, PHONE) == ["new"] * 6 + ["retransmission"] * 2 + [expected]
+
+
+@pytest.mark.parametrize("c_echo, expected", [("old", "retransmission"), ("ack-of-d", "new")],
+                         ids=["c-resent-before-any-news", "c-resent-after-the-ack-of-d"])
+def test_new_segment_hidden_among_resends_that_no_later_resend_fits(c_echo: str, expected: str) -> None:
+    """Server-side capture of an upload (50 ms round trip): segments 3, 5, 7 and 9 of ten are lost
+    (holes A, B, C, D). The phone re-sends A and B, one of its IDs goes missing, then it re-sends
+    D, and C a round trip later, and last segment 11, which starts at the next byte expected. The
+    hidden packet was new data (segment 11, lost) or an earlier copy of C. That copy's loss could
+    be known only from a SACK of D, the first packet after it: C's re-send echoes (`old`) the
+    server's ACK from before D arrived, so it was C's first copy and the hidden packet new data,
+    whose re-send is segment 11 (seed 424). When C's re-send echoes the ACK of D, the hidden
+    packet may have been C's lost copy, and segment 11 is new."""
+    c = Conn(Endpoint(PHONE, 54010, 91), Endpoint(SERVER, 8080, 2_500_000))
+    t = c.handshake(41.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    lost = (2, 4, 6, 8)
+    for k in range(10):
+        if k in lost:
+            cli.lose()
+            continue
+        c.send(t + 0.001 * k, cli, 1 + k * MSS, MSS, rel_ack=1)
+        sack = [(1 + 3 * MSS, 1 + (k + 1) * MSS)] if k > 2 else None
+        c.send(t + 0.0002 + 0.001 * k, srv, 1, rel_ack=1 + 2 * MSS, sack=sack)
+    old = c.rows[-1]["opt_tsval"]  # the server's ACK after segment 10, the highest
+    c.send(t + 0.06, cli, 1 + 2 * MSS, MSS, rel_ack=1, tsecr=old)  # A re-sent
+    c.send(t + 0.0602, srv, 1, rel_ack=1 + 4 * MSS, sack=[(1 + 5 * MSS, 1 + 10 * MSS)])
+    c.send(t + 0.061, cli, 1 + 4 * MSS, MSS, rel_ack=1, tsecr=old)  # B re-sent
+    c.send(t + 0.0612, srv, 1, rel_ack=1 + 6 * MSS, sack=[(1 + 7 * MSS, 1 + 10 * MSS)])
+    cli.lose()  # segment 11, or a copy of C
+    c.send(t + 0.063, cli, 1 + 8 * MSS, MSS, rel_ack=1, tsecr=old)  # D re-sent
+    ack_of_d = c.send(t + 0.0632, srv, 1, rel_ack=1 + 6 * MSS, sack=[(1 + 7 * MSS, 1 + 10 * MSS)])["opt_tsval"]
+    c.send(t + 0.115, cli, 1 + 6 * MSS, MSS, rel_ack=1, tsecr=old if c_echo == "old" else ack_of_d)  # C re-sent
+    c.send(t + 0.1152, srv, 1, rel_ack=1 + 10 * MSS)
+    c.send(t + 0.116, cli, 1 + 10 * MSS, MSS, rel_ack=1, tsecr=ack_of_d)  # segment 11
+    c.send(t + 0.1162, srv, 1, rel_ack=1 + 11 * MSS)
+    for j in range(12):  # so that three in four of the phone's ID steps are +1 (`ipid_step1`)
+        c.send(t + 0.5 + 0.1 * j, cli, 1 + 11 * MSS, rel_ack=1)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 6 + ["retransmission"] * 4 + [expected]
+    assert _bases(a.segments, PHONE)[-1] == ("unaccounted_gap" if expected == "retransmission" else "above_highest")
 
 
 @pytest.mark.parametrize("skip, expected", [(1, "retransmission"), (2, "new")],
@@ -1205,7 +1255,10 @@ def test_hole_resent_in_an_earlier_gap_is_not_in_the_next(lag: float, expected: 
     right after that gap. Sooner than a round trip after segment 2's copy (`lag`), the sender
     cannot have learnt that copy lost, so the gap hid segment 17, and its timer re-send later, at
     the next byte expected, is a re-send (seed 210). A round trip later, the gap may hold segment
-    2's second copy: the same segment at the next byte expected is new data."""
+    2's second copy: the same segment at the next byte expected is new data. Segment 2's last
+    copy comes once the phone can have heard the SACK of segment 5's re-send, sent after the gap
+    (a sender re-sends a lost copy again only once a SACK of a later packet, or its timer, shows
+    it lost: sooner, the gap could not have held a copy of segment 2)."""
     c = Conn(Endpoint(PHONE, 53790, 41), Endpoint(SERVER, 8080, 3_000_000))
     t = c.handshake(12.0, rtt=0.05, near_client=False)
     cli, srv = c.client, c.server
@@ -1229,8 +1282,9 @@ def test_hole_resent_in_an_earlier_gap_is_not_in_the_next(lag: float, expected: 
     cli.lose()  # segment 17 (or, a round trip later, segment 2's second copy), lost
     up(t + 0.05 + lag, 4)  # segment 5's re-send
     c.send(t + 0.0502 + lag, srv, 1, rel_ack=1 + MSS, sack=[(1 + 2 * MSS, 1 + 16 * MSS)])
-    up(t + 0.15, 1)  # segment 2 again, delivered
-    c.send(t + 0.1502, srv, 1, rel_ack=1 + 16 * MSS)
+    again = max(0.15, 0.1012 + lag)  # once the phone can have heard that SACK
+    up(t + again, 1)  # segment 2 again, delivered
+    c.send(t + again + 0.0002, srv, 1, rel_ack=1 + 16 * MSS)
     up(t + 0.45, 16)  # segment 17: the timer's re-send, or new data
     c.send(t + 0.4502, srv, 1, rel_ack=1 + 17 * MSS)
     a = analyze(frame(c), device=PHONE)
@@ -1248,7 +1302,8 @@ def test_hole_resent_before_a_higher_hole_is_not_in_the_next_gap(lag: float, exp
     segment 8 comes right after that gap, with segment 2 the one hole below it. Sooner than a round
     trip after segment 2's copy (`lag`), the gap hid segment 23, and its timer re-send later is a
     re-send (seed 261, at the phone's side of a download: the lowest hole's copy hidden 26 ms
-    before, over a 49 ms path). A round trip later, the gap may hold segment 2's second copy."""
+    before, over a 49 ms path). A round trip later, the gap may hold segment 2's second copy,
+    and its last copy comes once the phone can have heard the SACK of segment 8's re-send."""
     c = Conn(Endpoint(PHONE, 53792, 43), Endpoint(SERVER, 8080, 3_100_000))
     t = c.handshake(12.0, rtt=0.05, near_client=False)
     cli, srv = c.client, c.server
@@ -1286,8 +1341,9 @@ def test_hole_resent_before_a_higher_hole_is_not_in_the_next_gap(lag: float, exp
     cli.lose()  # segment 23 (or, a round trip later, segment 2's second copy), lost
     up(t + 0.05 + lag, 7)  # segment 8's re-send
     ack(t + 0.0502 + lag)
-    up(t + 0.15, 1)  # segment 2 again, delivered
-    ack(t + 0.1502)
+    again = max(0.15, 0.1012 + lag)  # once the phone can have heard that SACK
+    up(t + again, 1)  # segment 2 again, delivered
+    ack(t + again + 0.0002)
     up(t + 0.45, 22)  # segment 23: the timer's re-send, or new data
     ack(t + 0.4502)
     a = analyze(frame(c), device=PHONE)

@@ -57,6 +57,7 @@ BASIS_NAMES: tuple[str, ...] = (
     "lost_above",  # receiver's side: re-sends a segment lost above the bytes seen
     "lost_reply",  # receiver's side: a reply lost upstream, re-sent after a timeout
     "more_missing_ids",  # receiver's side: more IDs missing than answers could take
+    "unaccounted_gap",  # receiver's side: at the next byte expected, after IDs missing that no later re-send fits
     # spurious_retransmission
     "acked_before",  # sender's side: the peer had acknowledged the bytes already
     "window_drop",  # sender's side: a copy arrived and was discarded for want of buffer
@@ -76,7 +77,7 @@ BASIS_NAMES: tuple[str, ...] = (
     B_ABOVE_HIGHEST, B_BEHIND_PURE_ACK, B_ID_GAP_EXPLAINED, B_PAWS_OVERTAKEN,
     B_FILLED_HOLE_EARLY, B_PASSED, B_PASSED_RESEND_NEEDLESS,
     B_FILLED_HOLE_LATE, B_RESENT, B_SENT_BEFORE_CAPTURE, B_PAWS_RESEND, B_HIDDEN_ORIGINAL, B_LOST_ABOVE,
-    B_LOST_REPLY, B_MORE_MISSING_IDS,
+    B_LOST_REPLY, B_MORE_MISSING_IDS, B_UNACCOUNTED_GAP,
     B_ACKED_BEFORE, B_WINDOW_DROP, B_SEEN_BEFORE, B_EIFEL, B_ACKED_TOO_SOON, B_DSACK, B_SACKED_TOO_SOON,
     B_ANSWER_COUNT, B_DSACK_FIRST_SEGMENT, B_DSACK_AT_RECEIVER,
     B_DUPLICATE, B_PROBE,
@@ -84,7 +85,9 @@ BASIS_NAMES: tuple[str, ...] = (
 
 #: Bases of retransmissions the walk inferred from packets the capture point did not see (gaps
 #: in the sender's IP IDs, at the receiver's side): `n_retransmission_inferred` counts them.
-INFERRED_BASES: tuple[str, ...] = ("hidden_original", "lost_above", "lost_reply", "more_missing_ids")
+INFERRED_BASES: tuple[str, ...] = (
+    "hidden_original", "lost_above", "lost_reply", "more_missing_ids", "unaccounted_gap",
+)
 
 #: The class(es) a basis gives: a walk that changes a class without naming its reason fails this.
 BASIS_CLASSES: dict[str, tuple[str, ...]] = {

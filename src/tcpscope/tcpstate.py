@@ -29,6 +29,7 @@ from tcpscope.classes import (  # noqa: F401 - re-exported: the walk emits these
     B_LOST_ABOVE,
     B_LOST_REPLY,
     B_MORE_MISSING_IDS,
+    B_UNACCOUNTED_GAP,
     B_ABOVE_HIGHEST,
     B_PASSED,
     B_PASSED_RESEND_NEEDLESS,
@@ -324,6 +325,136 @@ def _lost_above(
         return 0
     resent = lower + 1 if t - p_t >= MIN_RTO_S or (p_resent and not t - p_t < floor) else lower
     return max(_ids_missing(ipid, p_ipid) - resent, 0)
+
+
+_SINCE_TOP_LOOKBACK = 512  # rows _new_since_top reads back to the highest segment
+
+
+@njit(cache=True, inline="always")
+def _could_know(r: np.int64, g_before: np.int64, heard_after: np.int64, t: np.ndarray, tsecr: np.ndarray,
+                unknown: bool) -> bool:
+    """Could the sender have learnt, when it sent row r, that a packet it sent after row g_before
+    (an ID gap) was lost? Only from a SACK of something sent after it, so r echoes (TSecr) the
+    TSval of the receiver's first packet after the sender's next packet after the gap arrived
+    (`heard_after`; -1: none before r), or a later one; or from its timer, MIN_RTO_S after
+    g_before at least. Without a TSecr, `unknown`."""
+    if t[r] - t[g_before] >= MIN_RTO_S:
+        return True
+    if tsecr[r] < 0:
+        return unknown
+    return heard_after >= 0 and _s32(tsecr[r] - heard_after) >= 0
+
+
+@njit(cache=True)
+def _new_since_top(
+    i: np.int64, top: np.int64, a: np.int64, d: np.int64, side: np.ndarray, t: np.ndarray, rel_seq: np.ndarray,
+    plen: np.ndarray, flags: np.ndarray, cls: np.ndarray, ipid: np.ndarray, tsval: np.ndarray, tsecr: np.ndarray,
+    below: np.int64,
+) -> bool:
+    """At the receiver's side, row i starts at the next byte expected, the first segment there
+    since `top`, the sender's highest: was a packet hidden in between (a missing ID) new data at
+    i's bytes, lost, so that i is its re-send? The receiver side sent no data or FIN, so a hidden
+    packet was new data or a re-send. A re-send lost leaves its bytes missing, and the sender
+    re-sends them again only once it could know of that loss (`_could_know`: a SACK of a later
+    packet, or its timer), needed or not. So each later visible re-send that could know accounts
+    for one hidden packet; so does a late original (`reordered`) whose re-send shows nowhere and
+    whose bytes the sender could then have taken for lost (it had heard an ACK the receiver sent
+    while they were missing, and none sent after they arrived: it may have re-sent them once,
+    needlessly), and each segment of the holes still open below i (`below`). When a hidden
+    packet is left, the first of them was new data at i's bytes, if i could know of its loss
+    (seed 424: new data sent between the re-sends of a recovery, lost, its re-send taken for
+    new). Bounded: _SINCE_TOP_LOOKBACK rows on either side of the top, MAX_IPID_GAP IDs."""
+    if top < 0 or ipid[i] < 0 or ipid[top] < 0 or i - top > _SINCE_TOP_LOOKBACK:
+        return False
+    span = ((ipid[i] - ipid[top]) & 0xFFFF) - 1
+    if span <= 0 or span > MAX_IPID_GAP:
+        return False
+    w0 = max(a, top - _SINCE_TOP_LOOKBACK)
+    n = i - w0 + 1
+    seen = np.zeros(span, dtype=np.bool_)
+    for r in range(w0, top):  # IDs that came before the top, late
+        if side[r] == d and ipid[r] >= 0:
+            off = (ipid[r] - ipid[top]) & 0xFFFF
+            if 1 <= off <= span:
+                seen[off - 1] = True
+    # for each missing ID, the sender's packets just before and after it
+    after = np.full(span, i, dtype=np.int64)
+    before = np.full(span, top, dtype=np.int64)
+    last = top
+    hi = np.int64(0)  # offset of the highest ID seen so far, from the top's
+    for r in range(top + 1, i):
+        if side[r] != d:
+            if plen[r] > 0 or (flags[r] & FIN) != 0:
+                return False  # the receiver side's data may have drawn ACKs
+            continue
+        if ipid[r] < 0:
+            return False
+        off = (ipid[r] - ipid[top]) & 0xFFFF
+        if off < 1 or off > span:
+            return False  # an ID out of the run: another counter, or a jump
+        seen[off - 1] = True
+        for g in range(hi, off - 1):
+            after[g] = r
+            before[g] = last
+        hi = max(hi, off)
+        last = r
+    for g in range(hi, span):
+        before[g] = last
+    # the receiver's first packet (with a TSval) after each row of the window; the highest byte
+    # the sender had sent, up to each row; the starts of the re-sends seen
+    nxt = np.full(n, -1, dtype=np.int64)
+    for x in range(i - 1, w0 - 1, -1):
+        nxt[x - w0] = x + 1 if side[x + 1] != d and tsval[x + 1] >= 0 else nxt[x + 1 - w0]
+    reach = np.empty(n, dtype=np.int64)
+    resent = np.empty(n, dtype=np.int64)
+    nres = 0
+    hi_seq = np.iinfo(np.int64).min
+    for x in range(w0, i + 1):
+        if side[x] == d and plen[x] > 0:
+            hi_seq = max(hi_seq, rel_seq[x])
+            if cls[x] == RETRANSMISSION or cls[x] == SPURIOUS:
+                resent[nres] = rel_seq[x]
+                nres += 1
+        reach[x - w0] = hi_seq
+    starts = np.sort(resent[:nres])
+    used = np.zeros(n, dtype=np.bool_)
+    spare = below
+    first = -1  # the earliest hidden packet nothing accounts for
+    for g in range(span - 1, -1, -1):
+        if seen[g]:
+            continue
+        if spare > 0:
+            spare -= 1
+            continue
+        x = nxt[after[g] - w0]
+        heard_after = tsval[x] if 0 <= x < i else -1
+        heard, echo = tsecr[before[g]], tsecr[after[g]]
+        found = False
+        for r in range(w0, i):
+            if used[r - w0] or side[r] != d or plen[r] <= 0:
+                continue
+            if cls[r] == REORDERED:
+                k = np.searchsorted(starts, rel_seq[r])
+                if k < nres and starts[k] == rel_seq[r]:
+                    continue  # its re-send shows
+                # had the sender heard of its arrival, or that its bytes were missing?
+                y = nxt[r - w0]
+                arrived = y >= 0 and y < i and heard >= 0 and _s32(heard - tsval[y]) >= 0
+                above = np.searchsorted(reach[: r - w0], rel_seq[r], side="right")  # first row past it
+                z = nxt[above] if above < r - w0 else -1
+                missing = echo < 0 or above >= r - w0 or (0 <= z < r and _s32(echo - tsval[z]) >= 0)
+                found = missing and not arrived
+            elif (cls[r] == RETRANSMISSION or cls[r] == SPURIOUS) and r >= after[g]:
+                found = _could_know(r, before[g], heard_after if 0 <= x < r else -1, t, tsecr, True)
+            if found:
+                used[r - w0] = True
+                break
+        if not found:
+            first = g
+    if first < 0:
+        return False
+    x = nxt[after[first] - w0]
+    return _could_know(i, before[first], tsval[x] if 0 <= x < i else -1, t, tsecr, False)
 
 
 _PEER_ACK_LOOKBACK = 64  # rows _peer_acked looks back for the peer's latest ACKs
@@ -853,6 +984,7 @@ def walk_flows(
         last_new = np.full(2, -1, dtype=np.int64)  # row of each side's latest new data segment
         top_ipid = np.full(2, -1, dtype=np.int64)  # IP ID of the segment that set each side's max_end
         top_t = np.full(2, np.nan)  # ... and its time
+        top_row = np.full(2, -1, dtype=np.int64)  # ... and its row
         first_data = np.full(2, -1, dtype=np.int64)  # each side's first data segment
         lost_top = np.zeros(2, dtype=np.int64)  # segments sent above max_end and lost (_lost_above)
         lost_top_row = np.full(2, -1, dtype=np.int64)  # the re-send whose ID gap showed them
@@ -1240,6 +1372,17 @@ def walk_flows(
                     basis[i] = B_MORE_MISSING_IDS
                     lone[d] = i
                     lone_gap[d] = _ids_missing(ipid[i], p_ipid)
+                elif (
+                    ipid_step1[k] and not sender_vantage[k] and lost_top_row[d] < top_row[d]
+                    and _new_since_top(
+                        i, top_row[d], a, d, side, t, rel_seq, plen, flags, cls, ipid, tsval, tsecr, below
+                    )
+                ):
+                    cls[i] = RETRANSMISSION  # new data hidden since the top, that no later re-send fits
+                    basis[i] = B_UNACCOUNTED_GAP
+                    lost_top_row[d] = i
+                    top_gap[d, 0] = top_ipid[d]
+                    top_gap[d, 1] = i
                 if redo[0] == i and lone[d] == i:
                     # a re-send whose first copy took one of the IDs the answer count read as
                     # answers (seeds 228 and 332): count again without it
@@ -1415,6 +1558,7 @@ def walk_flows(
                 max_end[d] = e
                 top_ipid[d] = ipid[i]
                 top_t[d] = t[i]
+                top_row[d] = i
             if cls[i] >= 0:
                 sacked = 0
                 for j in range(nsb[d]):
