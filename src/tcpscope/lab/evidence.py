@@ -38,7 +38,11 @@ kinds of miss the capture itself shows that nothing in it could tell:
   segment, with the FIN, hidden before the re-send of a hole with one hole below it; the
   classifier takes the hidden packet for that hole's re-send). Said only where no earlier gap
   shows that hole re-sent sooner than a round trip before (the classifier reads that: seeds
-  210 and 261).
+  210 and 261), and where the sender's echoes leave it open: a copy of a hole, lost, leaves the
+  hole open or needs a later re-send that could know of that loss (one a timer after the highest
+  segment, or echoing a packet the receiver sent after the re-send after the gap arrived); with
+  fewer of those than hidden packets, the hidden packets were not all such copies (the
+  classifier reads that too, `unaccounted_gap`: seed 506, fourteenth session).
 - `missing IDs may be answers`: a segment, seen at its receiver's side and taken for the re-send
   of a message whose first copy was lost (the lost-reply rule), that starts at the next byte
   expected and acknowledges new data of the other side, after one or two missing IDs of its
@@ -319,7 +323,23 @@ def _gap_fits_both(segments: pl.DataFrame, frame: int) -> bool:
     gaps = sum(_ids_missing(b, a) > 0 for a, b in zip(ids, ids[1:]))
     if gaps > 1:
         return False  # another gap within a round trip may show a hole's copy
-    return _hole_segments_below(data.filter(pl.col("_i") < q["_i"]), q["rel_seq"]) >= n
+    if _hole_segments_below(data.filter(pl.col("_i") < q["_i"]), q["rel_seq"]) < n:
+        return False
+    # a hidden copy of a hole, lost, leaves the hole open at `frame` or needs a later re-send
+    # that could know of that loss: sent a timer after the highest segment, or echoing the
+    # receiver's first packet after `q` arrived, or a later one (no TSecr: it may)
+    heard = flow.filter((pl.col("from_client") != seg["from_client"]) & (pl.col("t") > q["t"]))
+    heard = heard.filter(pl.col("opt_tsval").is_not_null())["opt_tsval"].head(1).to_list()
+    later = data.filter(
+        (pl.col("_i") > q["_i"]) & pl.col("seg_class").is_in(["retransmission", "spurious_retransmission"])
+    )
+    could = [
+        r["t"] - top["t"] >= MIN_RTO_S
+        or r["opt_tsecr"] is None
+        or (bool(heard) and ((r["opt_tsecr"] - heard[0]) & 0xFFFFFFFF) < 2**31)
+        for r in later.iter_rows(named=True)
+    ]
+    return sum(could) + _hole_segments_below(data, seg["rel_seq"]) >= n
 
 
 def _may_be_answers(segments: pl.DataFrame, frame: int) -> bool:
