@@ -910,6 +910,31 @@ def test_segments_lost_above_the_bytes_seen(top: str, expected: str) -> None:
     assert _classes(a.segments, PHONE) == ["new"] * 7 + ["retransmission"] + [expected] * 2
 
 
+@pytest.mark.parametrize("silence, tenth", [(0.3, "retransmission"), (0.7, "new")],
+                         ids=["one-timer-fire-segment-10-hidden", "timer-backed-off-its-copy-hidden"])
+def test_lost_above_count_leaves_room_for_the_timers_backoff(silence: float, tenth: str) -> None:
+    """Server-side capture of an upload: segment 4 of eight is lost, then three of the phone's
+    IDs go missing after segment 8, the highest seen: its fast re-send of segment 4 and segment 9,
+    both lost, then segment 10 (lost) or, after a longer silence, a timer copy of segment 4
+    (lost). Segment 4's re-send comes `silence` after segment 8, then segments 9 and 10. A timer
+    that fired twice (0.2 s, then 0.4 s more, RFC 6298 5.5) needs 0.6 s: after 0.3 s only one
+    hidden packet can be a copy of segment 4, and segments 9 and 10 are both re-sends of hidden
+    new data; after 0.7 s two can, and segment 10 is new (seeds 460 and 480: a 1 s blackout)."""
+    c = Conn(Endpoint(PHONE, 54020, 93), Endpoint(SERVER, 8080, 2_600_000))
+    t = c.handshake(42.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    _eight_with_the_fourth_lost(c, t, cli, srv)
+    cli.lose(3)  # segment 4's fast re-send, segment 9, and segment 10 or a timer copy of segment 4
+    c.send(t + 0.007 + silence, cli, 1 + 3 * MSS, MSS, rel_ack=1)  # segment 4 by the timer
+    c.send(t + 0.0072 + silence, srv, 1, rel_ack=1 + 8 * MSS)
+    c.send(t + 0.06 + silence, cli, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9 again
+    c.send(t + 0.0602 + silence, srv, 1, rel_ack=1 + 9 * MSS)
+    c.send(t + 0.061 + silence, cli, 1 + 9 * MSS, MSS, rel_ack=1)  # segment 10, again or new
+    c.send(t + 0.0612 + silence, srv, 1, rel_ack=1 + 10 * MSS)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 7 + ["retransmission", "retransmission", tenth]
+
+
 @pytest.mark.parametrize(
     "resend_at, tick, expected",
     [(0.06, "same", "new"), (0.06, "next", "retransmission"), (0.3, "same", "retransmission")],

@@ -300,6 +300,16 @@ def _more_missing_than_answers(
     return reached and answerable < missing <= answerable + PROBE_MAX_MISSING
 
 
+@njit(cache=True, inline="always")
+def _timer_fires(wait: float) -> np.int64:
+    """How many times a retransmission timer can have fired in `wait` seconds of silence, this
+    re-send the last: it backs off, doubling from MIN_RTO_S at the least (RFC 6298 5.5), so n
+    fires take MIN_RTO_S * (2^n - 1) or more (seeds 460 and 480: a 1 s blackout, two fires)."""
+    if not wait >= MIN_RTO_S:
+        return 0
+    return np.int64(np.floor(np.log2(wait / MIN_RTO_S + 1.0)))
+
+
 @njit(cache=True)
 def _lost_above(
     sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, top_ipid: np.int64, lower: np.int64,
@@ -314,7 +324,8 @@ def _lost_above(
     way; their re-sends start exactly at the next byte expected and look new without this. A
     re-send by the timer (MIN_RTO_S after the previous packet) comes after the fast re-send of
     the same hole, which the receiver's SACKs had asked for; it never arrived (it would have
-    filled the hole), so one more hidden packet is that copy.
+    filled the hole), so one more hidden packet is that copy, and so may be the timer's earlier
+    copies when it backed off in a longer silence (`_timer_fires`).
 
     The packet before the gap may also be the fast re-send of a lower hole that came right after
     the highest segment (`p_resent`, `_fast_resend_after_top`): new data may follow it at once
@@ -324,6 +335,7 @@ def _lost_above(
     if sender_side or not step1 or lower < 0 or (p_ipid != top_ipid and not p_resent) or o_data_t > p_t:
         return 0
     resent = lower + 1 if t - p_t >= MIN_RTO_S or (p_resent and not t - p_t < floor) else lower
+    resent += max(_timer_fires(t - p_t) - 1, 0)  # the timer's earlier copies of this hole
     return max(_ids_missing(ipid, p_ipid) - resent, 0)
 
 
