@@ -65,7 +65,7 @@ BASIS_NAMES: tuple[str, ...] = (
     "eifel",  # sender's side: the first ACK covering it echoes an earlier copy's TSval (RFC 3522)
     "acked_too_soon",  # sender's side, no timestamps or SACK: ACKed sooner than 0.8 x the minimum RTT
     "dsack",  # sender's side: a D-SACK reported all its bytes (RFC 2883)
-    "sacked_too_soon",  # sender's side: SACKed sooner than half the path's smallest RTT after it left
+    "sacked_too_soon",  # sender's side: SACKed sooner than 0.7 of the path's smallest RTT after it left
     "answer_count",  # sender's side: the receiver's IP IDs count fewer answers than copies
     "dsack_first_segment",  # sender's side: the first segment seen, D-SACKed with its own TSval
     "dsack_at_receiver",  # receiver's side: answered at once with a D-SACK of all of it

@@ -62,11 +62,13 @@ SPURIOUS_RTT_FRACTION = 0.8
 REORDER_RTT_FRACTION = 0.75
 # a SACK of re-sent bytes sooner than this fraction of the path's smallest RTT after the re-send
 # was caused by an earlier copy (RFC 8985 6.2 and Linux's tcp_rack_advance() use the whole
-# minimum RTT; half, for jitter). The smallest RTT is the flow's own (handshake and samples) or
-# the smallest handshake RTT between the same two hosts in the capture, whichever is less: a
-# connection opened behind a full queue overstates its own (a lab upload had needed re-sends
-# SACKed at 0.30-0.45 of its own minimum, 0.93-1.3 of the path's; docs/classification.md)
-SACK_TOO_SOON = 0.5
+# minimum RTT; less, for jitter: over the lab sets needless re-sends were SACKed at up to 0.57
+# of it, needed ones at 0.84 or more, and 0.7 splits them). The smallest RTT is the flow's own
+# (handshake and samples) or the smallest handshake RTT between the same two hosts in the
+# capture, whichever is less: a connection opened behind a full queue overstates its own (a lab
+# upload had needed re-sends SACKed at 0.30-0.45 of its own minimum, 0.93-1.3 of the path's;
+# docs/classification.md)
+SACK_TOO_SOON = 0.7
 DEFAULT_RTT_S = 0.01  # used for the time rule when no RTT is known yet
 
 

@@ -65,7 +65,7 @@ kinds of miss the capture itself shows that nothing in it could tell:
   connection between the two hosts), and never reported as a duplicate: the re-send itself was
   lost, so no D-SACK came, and the SACK, from the earlier copy held on the way, came when a
   needed copy's could have (sooner, it can only be an earlier copy's; the classifier reads that
-  below half the round trip, `sacked_too_soon`, docs/classification.md). Said too of that earlier copy, `reordered` and taken for
+  below 0.7 of the round trip, `sacked_too_soon`, docs/classification.md). Said too of that earlier copy, `reordered` and taken for
   `new` (it was re-sent, and its re-send was not shown needless). Over the lab's 217 sets, 2,812
   needed re-sends were first reported in a SACK block, the soonest at 0.26 of the connection's
   latest RTT samples (a queue that drained after the loss), and this one needless re-send at 0.34
