@@ -1124,6 +1124,50 @@ def test_timer_resend_of_the_lowest_hole(hidden: int, expected: str) -> None:
     assert _classes(a.segments, SERVER) == ["new"] * 7 + ["retransmission"] + [expected] * 2
 
 
+@pytest.mark.parametrize("hidden, twelfth", [(3, "new"), (4, "retransmission")],
+                         ids=["fast-resends-and-one-top-segment-lost", "and-two-top-segments-lost"])
+def test_timer_resend_of_the_lowest_of_two_holes(hidden: int, twelfth: str) -> None:
+    """Client-side capture of a download: segments 3 and 6 of ten are lost and the phone SACKs
+    around them. Then `hidden` server IDs go missing: the fast re-sends of both holes (the SACKs
+    asked for both, the lowest first), lost too, and segment 11 (and 12). The timer re-sends
+    segment 3, 0.3 s after segment 10, then segment 6, then 11 and 12. Both fast re-sends went
+    before the timer fired, the higher hole's too: only the others can be new data lost above the
+    bytes seen (seed 480, a blackout: one hidden packet was the re-send of a hole above the
+    lowest)."""
+    c = Conn(Endpoint(PHONE, 54030, 95), Endpoint(SERVER, 443, 2_700_000))
+    t = c.handshake(43.0, rtt=0.05)
+    srv, cli = c.server, c.client
+    got: set[int] = set()
+    for k in range(10):
+        if k in (2, 5):
+            srv.lose()
+            continue
+        c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        got.add(k)
+        una = next(j for j in range(11) if j not in got)
+        runs = [j for j in sorted(got) if j > una]
+        blocks = [(1 + j * MSS, 1 + (j + 1) * MSS) for j in runs]
+        merged: list[tuple[int, int]] = []
+        for lo, hi in blocks:
+            if merged and merged[-1][1] == lo:
+                merged[-1] = (merged[-1][0], hi)
+            else:
+                merged.append((lo, hi))
+        c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + una * MSS, sack=merged[::-1] or None)
+    srv.lose(hidden)
+    c.send(t + 0.31, srv, 1 + 2 * MSS, MSS, rel_ack=1)  # the timer's re-send of segment 3
+    c.send(t + 0.3102, cli, 1, rel_ack=1 + 5 * MSS, sack=[(1 + 6 * MSS, 1 + 10 * MSS)])
+    c.send(t + 0.36, srv, 1 + 5 * MSS, MSS, rel_ack=1)  # segment 6
+    c.send(t + 0.3602, cli, 1, rel_ack=1 + 10 * MSS)
+    c.send(t + 0.41, srv, 1 + 10 * MSS, MSS, rel_ack=1)  # segments 11 and 12
+    c.send(t + 0.4101, srv, 1 + 11 * MSS, MSS, rel_ack=1)
+    c.send(t + 0.4103, cli, 1, rel_ack=1 + 12 * MSS)
+    for j in range(8):  # so that three in four of the server's ID steps are +1 (`ipid_step1`)
+        c.send(t + 0.5 + 0.1 * j, srv, 1 + 12 * MSS, rel_ack=1)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 8 + ["retransmission"] * 3 + [twelfth]
+
+
 def _resends_sacked(c: Conn, t: float, rtt: float, sack_after: float) -> None:
     """Segment 2 is lost, segment 4 held on the way; the server SACKs around both an `rtt`
     after they were sent and the phone re-sends both; `sack_after` the re-sends, a SACK covers

@@ -327,7 +327,8 @@ def _lost_above(
     re-send by the timer (MIN_RTO_S after the previous packet) comes after the fast re-send of
     the same hole, which the receiver's SACKs had asked for; it never arrived (it would have
     filled the hole), so one more hidden packet is that copy, and so may be the timer's earlier
-    copies when it backed off in a longer silence (`_timer_fires`).
+    copies when it backed off in a longer silence (`_timer_fires`); the caller then counts the
+    holes above this one in `lower` too (their fast re-sends went before the timer fired).
 
     The packet before the gap may also be the fast re-send of a lower hole that came right after
     the highest segment (`p_resent`, `_fast_resend_after_top`): new data may follow it at once
@@ -1472,6 +1473,11 @@ def walk_flows(
                                     i, a, d, side, t, rel_seq, plen, ipid, cls, holes[d][0, 0], holes[d][0, 2],
                                     _path_floor(min_rtt[d], path_rtt[f]),
                                 ), 0)
+                            if t[i] - p_t >= MIN_RTO_S and ipid_step1[k] and not sender_vantage[k]:
+                                # a timer re-send: before it fired, the fast re-sends of the holes
+                                # above went out too, and may be hidden (seed 480: a blackout)
+                                open_all = _segments_below(holes[d], nholes[d], max_end[d], max_len[d])
+                                lower += open_all - _segments_below(holes[d], nholes[d], s, max_len[d])
                             gap = _lost_above(
                                 sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], lower,
                                 o_data_t, t[i], p_t,
