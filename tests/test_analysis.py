@@ -1459,6 +1459,31 @@ def test_hidden_packet_that_shows_up_late_was_not_lost_above(shows_up: bool, exp
     assert got[-1] == "new"
 
 
+@pytest.mark.parametrize("shows_up, ninth", [(True, "new"), (False, "retransmission")],
+                         ids=["hidden-packet-shows-up-before-the-next-segment", "hidden-packet-never-shows"])
+def test_hidden_packet_that_shows_up_before_its_count_is_used(shows_up: bool, ninth: str) -> None:
+    """As above, but the held re-send of segment 4 arrives, with the missing ID, before segment 9
+    does: the lost-above count has not been used on any segment yet, and the hidden packet it
+    counted was late, not lost, so segment 9 is new (seed 554: a needless re-send held 34 ms)."""
+    c = Conn(Endpoint(PHONE, 53942, 97), Endpoint(SERVER, 443, 2_800_000))
+    t = c.handshake(44.0, rtt=0.05)
+    srv, cli = c.server, c.client
+    _eight_down_with_late(c, t, (3, 5))
+    srv.lose()  # the needless re-send of segment 4, held on the way
+    held = (srv.ip_id, srv.ts)
+    c.send(t + 0.052, srv, 1 + 5 * MSS, MSS, rel_ack=1)  # the re-send of segment 6, needless
+    c.send(t + 0.0522, cli, 1, rel_ack=1 + 8 * MSS, sack=[(1 + 5 * MSS, 1 + 6 * MSS)])
+    if shows_up:
+        c.send(t + 0.056, srv, 1 + 3 * MSS, MSS, rel_ack=1, ip_id=held[0], tsval=held[1])
+        c.send(t + 0.0562, cli, 1, rel_ack=1 + 8 * MSS, sack=[(1 + 3 * MSS, 1 + 4 * MSS)])
+    c.send(t + 0.060, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9
+    c.send(t + 0.0602, cli, 1, rel_ack=1 + 9 * MSS)
+    c.send(t + 0.1, srv, 1 + 9 * MSS, MSS, rel_ack=1)  # segment 10
+    a = analyze(frame(c), device=PHONE)
+    resends = ["spurious_retransmission"] * (2 if shows_up else 1)
+    assert _classes(a.segments, SERVER) == ["new"] * 6 + ["reordered"] * 2 + resends + [ninth, "new"]
+
+
 @pytest.mark.parametrize("held, expected", [((3, 4), "new"), ((4,), "retransmission")],
                          ids=["two-held-together", "one-held"])
 def test_needless_resend_after_a_hidden_resend_of_the_late_segment_below(held: tuple, expected: str) -> None:
