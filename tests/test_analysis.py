@@ -1428,60 +1428,44 @@ def test_hole_resent_before_a_higher_hole_is_not_in_the_next_gap(lag: float, exp
     )
 
 
-@pytest.mark.parametrize("shows_up, expected", [(True, "new"), (False, "retransmission")],
-                         ids=["hidden-packet-shows-up-late", "hidden-packet-never-shows"])
-def test_hidden_packet_that_shows_up_late_was_not_lost_above(shows_up: bool, expected: str) -> None:
+@pytest.mark.parametrize(
+    "shows_up, ninth",
+    [(0.09, "new"), (0.056, "new"), (None, "retransmission")],
+    ids=["hidden-packet-shows-up-late", "hidden-packet-shows-up-before-the-next-segment", "hidden-packet-never-shows"],
+)
+def test_hidden_packet_that_shows_up_late_was_not_lost_above(shows_up: float | None, ninth: str) -> None:
     """Client-side capture of a download: segments 4 and 6 of eight are held on the way and arrive
     after segment 8 (`reordered`). The server re-sends both, needless by then: the re-send of
     segment 4 is held too, so one server ID is missing right after segment 8 before the re-send of
     segment 6, and the lost-above count takes it for new data lost above the bytes seen, and
     segment 9, which follows at the next byte expected, for its re-send. When the hidden re-send
     of segment 4 then arrives with its ID, the hidden packet was late, not lost, and segment 9 was
-    new (seed 200). If it never shows, the count stands."""
-    c = Conn(Endpoint(PHONE, 53940, 87), Endpoint(SERVER, 443, 2_500_000))
+    new (seed 200); the same when it arrives before segment 9, before the count was used on any
+    segment (seed 554: a needless re-send held 34 ms). If it never shows, the count stands."""
+    c = Conn(Endpoint(PHONE, 53940 + (shows_up == 0.056), 87), Endpoint(SERVER, 443, 2_500_000))
     t = c.handshake(34.0, rtt=0.05)
     srv, cli = c.server, c.client
     _eight_down_with_late(c, t, (3, 5))
     srv.lose()  # the needless re-send of segment 4, held on the way
     held = (srv.ip_id, srv.ts)
+
+    def held_copy(at: float) -> None:
+        c.send(t + at, srv, 1 + 3 * MSS, MSS, rel_ack=1, ip_id=held[0], tsval=held[1])
+        c.send(t + at + 0.0002, cli, 1, rel_ack=1 + (9 if at > 0.06 else 8) * MSS, sack=[(1 + 3 * MSS, 1 + 4 * MSS)])
+
     c.send(t + 0.052, srv, 1 + 5 * MSS, MSS, rel_ack=1)  # the re-send of segment 6, needless
     c.send(t + 0.0522, cli, 1, rel_ack=1 + 8 * MSS, sack=[(1 + 5 * MSS, 1 + 6 * MSS)])
+    if shows_up is not None and shows_up < 0.06:
+        held_copy(shows_up)
     c.send(t + 0.060, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9
     c.send(t + 0.0602, cli, 1, rel_ack=1 + 9 * MSS)
-    if shows_up:
-        c.send(t + 0.090, srv, 1 + 3 * MSS, MSS, rel_ack=1, ip_id=held[0], tsval=held[1])
-        c.send(t + 0.0902, cli, 1, rel_ack=1 + 9 * MSS, sack=[(1 + 3 * MSS, 1 + 4 * MSS)])
+    if shows_up is not None and shows_up > 0.06:
+        held_copy(shows_up)
     c.send(t + 0.1, srv, 1 + 9 * MSS, MSS, rel_ack=1)  # segment 10
     a = analyze(frame(c), device=PHONE)
-    got = _classes(a.segments, SERVER)
-    assert got[:8] == ["new"] * 6 + ["reordered"] * 2
-    assert got[8:10] == ["spurious_retransmission", expected]
-    assert got[-1] == "new"
-
-
-@pytest.mark.parametrize("shows_up, ninth", [(True, "new"), (False, "retransmission")],
-                         ids=["hidden-packet-shows-up-before-the-next-segment", "hidden-packet-never-shows"])
-def test_hidden_packet_that_shows_up_before_its_count_is_used(shows_up: bool, ninth: str) -> None:
-    """As above, but the held re-send of segment 4 arrives, with the missing ID, before segment 9
-    does: the lost-above count has not been used on any segment yet, and the hidden packet it
-    counted was late, not lost, so segment 9 is new (seed 554: a needless re-send held 34 ms)."""
-    c = Conn(Endpoint(PHONE, 53942, 97), Endpoint(SERVER, 443, 2_800_000))
-    t = c.handshake(44.0, rtt=0.05)
-    srv, cli = c.server, c.client
-    _eight_down_with_late(c, t, (3, 5))
-    srv.lose()  # the needless re-send of segment 4, held on the way
-    held = (srv.ip_id, srv.ts)
-    c.send(t + 0.052, srv, 1 + 5 * MSS, MSS, rel_ack=1)  # the re-send of segment 6, needless
-    c.send(t + 0.0522, cli, 1, rel_ack=1 + 8 * MSS, sack=[(1 + 5 * MSS, 1 + 6 * MSS)])
-    if shows_up:
-        c.send(t + 0.056, srv, 1 + 3 * MSS, MSS, rel_ack=1, ip_id=held[0], tsval=held[1])
-        c.send(t + 0.0562, cli, 1, rel_ack=1 + 8 * MSS, sack=[(1 + 3 * MSS, 1 + 4 * MSS)])
-    c.send(t + 0.060, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9
-    c.send(t + 0.0602, cli, 1, rel_ack=1 + 9 * MSS)
-    c.send(t + 0.1, srv, 1 + 9 * MSS, MSS, rel_ack=1)  # segment 10
-    a = analyze(frame(c), device=PHONE)
-    resends = ["spurious_retransmission"] * (2 if shows_up else 1)
-    assert _classes(a.segments, SERVER) == ["new"] * 6 + ["reordered"] * 2 + resends + [ninth, "new"]
+    needless = "spurious_retransmission"
+    expected = {0.09: [needless, ninth, needless], 0.056: [needless, needless, ninth], None: [needless, ninth]}
+    assert _classes(a.segments, SERVER) == ["new"] * 6 + ["reordered"] * 2 + expected[shows_up] + ["new"]
 
 
 @pytest.mark.parametrize("held, expected", [((3, 4), "new"), ((4,), "retransmission")],
