@@ -16,7 +16,8 @@ kinds of miss the capture itself shows that nothing in it could tell:
 - `fewer answers than copies`: a re-send, seen at its sender's side, of bytes sent in two or
   more copies before the receiver's first packet that covers them, a D-SACK of the last one:
   the receiver's IP IDs count fewer packets missing in that time (less the data it sent
-  unseen) than there were earlier copies, but at least one, so some of those were lost and
+  unseen, in packets of its largest seen or of 536 bytes, IPv4's default MSS, whichever is
+  larger) than there were earlier copies, but at least one, so some of those were lost and
   some arrived, and nothing in the capture says which (the D-SACK echoes the duplicate's
   TSval: Linux takes TS.Recent from it). Said only of a copy whose earlier copies may all have
   been lost: when one of three earlier copies was lost, the third was needless whichever it was.
@@ -80,6 +81,11 @@ import polars as pl
 
 from tcpscope.lab.score import Check
 from tcpscope.tcpstate import FIN, MAX_IPID_GAP, MIN_RTO_S, PROBE_MAX_MISSING, RST, SYN, _ids_missing
+
+# a segment size any IPv4 peer may send (RFC 9293 3.7.1): unseen bytes of a chat took at least
+# one packet per this many, where the capture shows no segment as large (seed 559: a 431-byte
+# message counted as two packets of the largest seen, 406, left no ID for the reply's answer)
+DEFAULT_MSS = 536
 
 NO_ACK_SHOWED = "no ACK showed it"
 FIRST_OF_SIDE = "first of its side"
@@ -179,8 +185,8 @@ def _fewer_answers(segments: pl.DataFrame, frame: int) -> bool:
     missing -= seen.filter(pl.col("t") > first).height
     top = (seen["rel_seq"] + seen["len"]).max()
     unseen_bytes = int(cover["rel_seq"][0]) - (int(top) if top is not None else int(cover["rel_seq"][0]))
-    if unseen_bytes > 0:
-        missing -= -(-unseen_bytes // max(int(seen["len"].max() or 0), 1))
+    if unseen_bytes > 0:  # in packets of the largest seen, or of IPv4's default MSS (RFC 9293)
+        missing -= -(-unseen_bytes // max(int(seen["len"].max() or 0), DEFAULT_MSS))
     # the copy at `place` is a needed re-send in one story and a needless one in another when at
     # least one copy may have drawn an answer (needless: an earlier copy arrived) and the missing
     # packets leave room for every copy before it to have been lost (needed): then at most
