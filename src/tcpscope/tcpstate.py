@@ -615,9 +615,15 @@ def _gap_shows_up(ipid: np.int64, lo: np.int64, gap_hi: np.int64, s: np.int64, e
     (after `lo`, before `gap_hi`), on bytes other than [c_s, c_e) of the last segment counted as a
     re-send? Then a hidden packet was late, not lost, and not new data there (seed 200: a needless
     re-send held 38 ms on the way)."""
+    return _in_gap(ipid, lo, gap_hi) and (e <= c_s or s >= c_e)
+
+
+@njit(cache=True, inline="always")
+def _in_gap(ipid: np.int64, lo: np.int64, gap_hi: np.int64) -> bool:
+    """Is `ipid` one of the IDs after `lo` and before `gap_hi` (all known)?"""
     if ipid < 0 or lo < 0 or gap_hi < 0:
         return False
-    return _s16(ipid - lo) > 0 and _s16(gap_hi - ipid) > 0 and (e <= c_s or s >= c_e)
+    return _s16(ipid - lo) > 0 and _s16(gap_hi - ipid) > 0
 
 
 @njit(cache=True)
@@ -1288,8 +1294,8 @@ def walk_flows(
                     cls[c] = NEW
                     basis[c] = B_ID_GAP_EXPLAINED
                     top_gap[d, 1] = -1
-            elif ln > 0 and lost_top[d] > 0 and s < max_end[d] and _gap_shows_up(
-                ipid[i], top_gap[d, 0], ipid[lost_top_row[d]], s, e, max_end[d], max_end[d]
+            elif ln > 0 and lost_top[d] > 0 and e <= max_end[d] and _in_gap(
+                ipid[i], top_gap[d, 0], ipid[lost_top_row[d]]
             ):
                 # one of the hidden packets shows up before any segment was counted as its re-send:
                 # late, not lost, and not new data above the bytes seen (seed 554: a needless
@@ -1474,7 +1480,8 @@ def walk_flows(
                         if not before:
                             cls[i] = RETRANSMISSION
                             basis[i] = B_FILLED_HOLE_LATE
-                            lower = _segments_below(holes[d], nholes[d], s, max_len[d])
+                            below_s = _segments_below(holes[d], nholes[d], s, max_len[d])
+                            lower = below_s
                             if lower > 0 and ipid_step1[k] and not sender_vantage[k]:
                                 lower = max(lower - _resent_lately(
                                     i, a, d, side, t, rel_seq, plen, ipid, cls, holes[d][0, 0], holes[d][0, 2],
@@ -1483,8 +1490,7 @@ def walk_flows(
                             if t[i] - p_t >= MIN_RTO_S and ipid_step1[k] and not sender_vantage[k]:
                                 # a timer re-send: before it fired, the fast re-sends of the holes
                                 # above went out too, and may be hidden (seed 480: a blackout)
-                                open_all = _segments_below(holes[d], nholes[d], max_end[d], max_len[d])
-                                lower += open_all - _segments_below(holes[d], nholes[d], s, max_len[d])
+                                lower += _segments_below(holes[d], nholes[d], max_end[d], max_len[d]) - below_s
                             gap = _lost_above(
                                 sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], lower,
                                 o_data_t, t[i], p_t,

@@ -66,8 +66,9 @@ kinds of miss the capture itself shows that nothing in it could tell:
   connection between the two hosts), and never reported as a duplicate: the re-send itself was
   lost, so no D-SACK came, and the SACK, from the earlier copy held on the way, came when a
   needed copy's could have (sooner, it can only be an earlier copy's; the classifier reads that
-  below 0.7 of the round trip, `sacked_too_soon`, docs/classification.md). Said too of that earlier copy, `reordered` and taken for
-  `new` (it was re-sent, and its re-send was not shown needless). Over the lab's 217 sets, 2,812
+  below 0.7 of the round trip, `sacked_too_soon`, docs/classification.md). Said too of that
+  earlier copy, `reordered` and taken for `new` (it was re-sent, and its re-send was not shown
+  needless). Over the lab's 217 sets, 2,812
   needed re-sends were first reported in a SACK block, the soonest at 0.26 of the connection's
   latest RTT samples (a queue that drained after the loss), and this one needless re-send at 0.34
   (seed 360: an upload behind a full queue, RTT samples near 200 ms, a segment held 187 ms by the
@@ -80,7 +81,7 @@ from __future__ import annotations
 import polars as pl
 
 from tcpscope.lab.score import Check
-from tcpscope.tcpstate import FIN, MAX_IPID_GAP, MIN_RTO_S, PROBE_MAX_MISSING, RST, SYN, _ids_missing
+from tcpscope.tcpstate import FIN, MAX_IPID_GAP, MIN_RTO_S, PROBE_MAX_MISSING, RST, SYN, _ids_missing, _s32
 
 # a segment size any IPv4 peer may send (RFC 9293 3.7.1): unseen bytes of a chat took at least
 # one packet per this many, where the capture shows no segment as large (seed 559: a 431-byte
@@ -342,7 +343,7 @@ def _gap_fits_both(segments: pl.DataFrame, frame: int) -> bool:
     could = [
         r["t"] - top["t"] >= MIN_RTO_S
         or r["opt_tsecr"] is None
-        or (bool(heard) and ((r["opt_tsecr"] - heard[0]) & 0xFFFFFFFF) < 2**31)
+        or (bool(heard) and _s32(r["opt_tsecr"] - heard[0]) >= 0)
         for r in later.iter_rows(named=True)
     ]
     return sum(could) + _hole_segments_below(data, seg["rel_seq"]) >= n
