@@ -711,23 +711,26 @@ def test_segments_after_a_lost_tail_resend(missing: int, wait: float, expected: 
 
 
 @pytest.mark.parametrize(
-    "reply_after, echo, phone_resends, at_once, expected",
+    "reply_after, echo, phone_resends, at_once, lost, expected",
     [
-        (0.31, "message", True, True, "retransmission"),
-        (0.06, "message", False, True, "new"),
-        (0.23, "message", True, True, "new"),
-        (0.28, "message", True, True, "new"),
-        (0.31, "older", True, True, "new"),
-        (0.31, "message", False, True, "retransmission"),
-        (0.31, "message", True, False, "retransmission"),
-        (0.31, "message", False, False, "new"),
+        (0.31, "message", True, True, 1, "retransmission"),
+        (0.06, "message", False, True, 1, "new"),
+        (0.23, "message", True, True, 1, "new"),
+        (0.28, "message", True, True, 1, "new"),
+        (0.31, "older", True, True, 1, "new"),
+        (0.31, "message", False, True, 1, "retransmission"),
+        (0.31, "message", True, False, 1, "new"),
+        (0.31, "message", False, False, 1, "new"),
+        (0.41, "message", True, True, 2, "retransmission"),
+        (0.39, "message", True, True, 2, "new"),
     ],
     ids=["re-sent-after-a-timeout", "a-round-trip-later", "sooner-than-a-round-trip-and-200-ms",
          "sooner-than-a-round-trip-and-an-rto", "echoes-an-older-packet", "server-answers-at-once",
-         "slow-server-re-sent-after-a-timeout", "slow-server-phone-had-its-ack"],
+         "slow-server-re-sent-after-a-timeout", "slow-server-phone-had-its-ack", "reply-and-its-probe-lost",
+         "two-missing-too-soon-for-a-probe"],
 )
 def test_reply_lost_with_its_ack(
-    reply_after: float, echo: str, phone_resends: bool, at_once: bool, expected: str
+    reply_after: float, echo: str, phone_resends: bool, at_once: bool, lost: int, expected: str
 ) -> None:
     """Client-side capture of a chat. The phone sends a message; the server's reply, which also
     carries the ACK of it, is lost upstream (one server ID never shows), so the phone re-sends
@@ -746,7 +749,13 @@ def test_reply_lost_with_its_ack(
     its reply's re-send may beat the phone's own timer (the phone's RTO, at least its SRTT plus
     200 ms, races the server's; until 2026-11-28 this case was `new`, and in five lab sets, 110,
     175, 186, 197 and 220, such re-sends were called `new` and were re-sends in truth; no lab
-    set had a new reply in this case)."""
+    set had a new reply in this case). A slow server's missing packet may be its pure ACK even
+    when the phone re-sent (the ACK was lost, so the phone never had it): `new`. Until
+    2026-12-07 this case was `retransmission`; its mirror at the server's side of the lab's
+    chat (the phone, which ACKs alone, its ACK lost, the server's reply re-sent, then the phone's
+    next message) was called so 8 times in 216 lab sets, and was `new` in truth each time. Two
+    missing IDs are the reply and its loss probe only when the re-send comes an RTO after the
+    probe, itself 2 SRTT (100 ms) after the reply at least: 400 ms after the message."""
     c = Conn(Endpoint(PHONE, 53820, 59), Endpoint(SERVER, 443, 1_500_000))
     t = 14.0  # the chat's handshake came before the capture: RTTs only from the exchanges below
     earlier = []
@@ -757,7 +766,7 @@ def test_reply_lost_with_its_ack(
         c.send(t + k + (0.05 if at_once else 0.15), c.server, 1 + 30 * k, 30, rel_ack=101 + 100 * k)
         c.send(t + k + (0.0501 if at_once else 0.1501), c.client, 101 + 100 * k, rel_ack=31 + 30 * k)
     message = c.send(t + 4.0, c.client, 401, 200, rel_ack=121)
-    c.server.lose()  # the reply, lost upstream
+    c.server.lose(lost)  # the reply (and its probe), lost upstream
     if phone_resends:
         c.send(t + 4.21, c.client, 401, 200, rel_ack=121)  # no ACK came: the phone re-sends
     tsecr = (message if echo == "message" else earlier[2])["opt_tsval"]

@@ -226,7 +226,7 @@ def _lost_original(
 def _lost_reply(
     sender_side: bool, step1: bool, ipid: np.int64, p_ipid: np.int64, has_ack: bool, ack: np.int64,
     p_ack: np.int64, o_end: np.int64, t: float, tsecr: np.int64, ts_seen: np.ndarray, ts_time: np.ndarray,
-    p_t: float, min_rtt: float, o_resent_end: np.int64, o_resent_t: float, at_once: bool,
+    p_t: float, min_rtt: float, o_resent_end: np.int64, o_resent_t: float, at_once: bool, alone: bool,
 ) -> bool:
     """At the receiver's side, is this in-order segment, which acknowledges the receiver's latest
     message, the re-send of a reply lost upstream?
@@ -247,10 +247,18 @@ def _lost_reply(
     sender's may fire first), the sender answers at once (`at_once`): AT_ONCE_MIN of its earlier
     segments first acknowledged the receiver's data within a round trip plus DELACK_MIN_S of it,
     so a pure ACK then a reply held for a timeout would be unlike it (seeds 110, 175, 186, 197,
-    220: a chat server's reply lost, re-sent before the phone re-sent its message)."""
+    220: a chat server's reply lost, re-sent before the phone re-sent its message). A sender that
+    does not answer at once and first acknowledged the receiver's data with a pure ACK
+    AT_ONCE_MIN times (`alone`) may have lost just such an ACK: the receiver's re-send shows
+    only that its ACK never came (seeds 395, 400, 419, 500, 546, 560, 574, 584: at the server's
+    side of a chat, the phone's pure ACK and its D-SACK of the server's reply re-send lost, then
+    the phone's next message). Two missing IDs are the reply and its probe only when the segment
+    comes an RTO after the probe, itself sent 2 SRTT after the reply (plus MIN_RTO_S for a lone
+    segment), or at the reply's RTO if sooner (Linux's tcp_schedule_loss_probe; the probe
+    restarts the timer)."""
     if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or ack != o_end:
         return False
-    if o_resent_end != ack and not at_once:
+    if not at_once and (o_resent_end != ack or alone):
         return False
     missing = _ids_missing(ipid, p_ipid)
     if missing == 0 or missing > PROBE_MAX_MISSING or tsecr < 0:
@@ -262,7 +270,11 @@ def _lost_reply(
     t_echo = ts_time[h]
     if not (t_echo > p_t and (at_once or o_resent_t > t_echo)):
         return False
-    return t - t_echo >= 2 * _rtt(min_rtt) + MIN_RTO_S
+    rtt = _rtt(min_rtt)
+    need = 2 * rtt + MIN_RTO_S
+    if missing == 2:
+        need += min(2 * rtt, rtt + MIN_RTO_S)  # the probe's wait, at the least
+    return t - t_echo >= need
 
 
 _ANSWERABLE_LOOKBACK = 64  # rows _more_missing_than_answers looks back over
@@ -1016,6 +1028,7 @@ def walk_flows(
         # time of each side's oldest data the peer had not acknowledged; the peer's replies sent at once
         wait_t = np.full(2, np.nan)
         at_once = np.zeros(2, dtype=np.int64)
+        acks_alone = np.zeros(2, dtype=np.int64)  # pure ACKs that first acknowledged the peer's data
         late_seq = np.full((2, _RECENT_LATE), -1, dtype=np.int64)  # starts of the latest `reordered` segments
         # the last answer count made at a packet of data that acknowledged re-sent bytes: that
         # packet's row and the bytes; the count's since and until
@@ -1041,10 +1054,14 @@ def walk_flows(
                 prev_t[d] = t[i]
             o_data_t = last_data_t[o]
             answers_at_once = at_once[d] >= AT_ONCE_MIN
+            answers_alone = acks_alone[d] >= AT_ONCE_MIN
             if ln > 0 and has_ack[i] and rel_ack[i] > acked[o] and np.isfinite(wait_t[o]):
                 floor = _path_floor(min_rtt[o], path_rtt[f])
                 if np.isfinite(floor) and t[i] - wait_t[o] <= floor + DELACK_MIN_S:
                     at_once[d] += 1  # a reply that carries the first ACK of the peer's data
+            elif ln == 0 and has_ack[i] and rel_ack[i] > acked[o] and np.isfinite(wait_t[o]):
+                if (fl & (SYN | FIN | RST)) == 0:
+                    acks_alone[d] += 1  # a pure ACK, the first of the peer's data
             if ln > 0:
                 last_data_t[d] = t[i]
                 if e > acked[d] and not np.isfinite(wait_t[d]):
@@ -1385,7 +1402,7 @@ def walk_flows(
                 elif _lost_reply(
                     sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, max_end[o],
                     t[i], tsecr[i], ts_seen[o], ts_time[o], p_t, _path_floor(min_rtt[o], path_rtt[f]), resent_end[o],
-                    resent_t[o], answers_at_once,
+                    resent_t[o], answers_at_once, answers_alone,
                 ):
                     cls[i] = RETRANSMISSION  # a reply lost upstream, re-sent after a timeout
                     basis[i] = B_LOST_REPLY
