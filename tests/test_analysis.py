@@ -539,6 +539,36 @@ def test_answers_show_a_copy_needless_whichever_was_lost(case: str, third: str) 
 
 
 @pytest.mark.parametrize(
+    "echoed, expected",
+    [(1, ["new", "spurious_retransmission", "spurious_retransmission"]),
+     (2, ["new", "retransmission", "retransmission"])],
+    ids=["second-re-send-not-heard-yet", "second-re-send-heard"],
+)
+def test_answers_counted_against_the_copies_the_echo_allows(echoed: int, expected: list[str]) -> None:
+    """Server-side capture of a chat (seed 560): the server's reply, then two timer re-sends; two
+    of the phone's IDs missing, then its next message, 60 ms after the second re-send (a round
+    trip is 50 ms). Had all three copies drawn answers, two answers leave one copy lost and
+    which unknown. But the message echoes the first re-send's TSval: the second had not reached
+    the phone, since a copy at its left edge sets TS.Recent on arrival. Two copies, two answers:
+    both arrived, and the first re-send was needless. When it echoes the second, three copies
+    drew two answers: one was lost, and as the phone's message was not yet acknowledged, its own
+    timer re-send may have taken an ID too, so nothing is decided."""
+    c = Conn(Endpoint(PHONE, 54060 + echoed, 5_000), Endpoint(SERVER, 443, 9_600))
+    cli, srv = c.client, c.server
+    t = c.exchanges(c.handshake(1.0, rtt=0.05, near_client=False), 4)
+    c.send(t, cli, 401, 100, rel_ack=117)
+    c.send(t + 0.0005, srv, 117, 29, rel_ack=501)  # the reply
+    cli.lose()  # the phone's ACK of it
+    copies = [c.send(t + 0.27, srv, 117, 29, rel_ack=501)]
+    cli.lose()  # its D-SACK of the first re-send
+    copies.append(c.send(t + 0.54, srv, 117, 29, rel_ack=501))
+    c.send(t + 0.6, cli, 501, 100, rel_ack=146, tsecr=copies[echoed - 1]["opt_tsval"])
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER)[-3:] == expected
+    assert _classes(a.segments, PHONE)[-1] == "new"
+
+
+@pytest.mark.parametrize(
     "answers, expected",
     [(2, ["new", "spurious_retransmission", "spurious_retransmission"]),
      (1, ["new", "retransmission", "spurious_retransmission"])],
@@ -1761,19 +1791,24 @@ def test_more_missing_ids_than_answers(hidden: int, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "resend_before_message, probe", [(0.0014, "spurious_retransmission"), (0.12, "retransmission")],
-    ids=["re-send-too-late-to-be-answered", "re-send-answerable"],
+    "resend_before_message, echo, probe",
+    [(0.0014, "probe", "spurious_retransmission"), (0.12, "probe", "spurious_retransmission"),
+     (0.12, "re-send", "retransmission")],
+    ids=["re-send-too-late-to-be-answered", "re-send-answerable-not-heard", "re-send-answerable-heard"],
 )
-def test_copies_sent_too_late_for_an_answer_are_not_counted(resend_before_message: float, probe: str) -> None:
+def test_copies_sent_too_late_for_an_answer_are_not_counted(resend_before_message: float, echo: str,
+                                                              probe: str) -> None:
     """Server-side capture of a chat (seed 361). The server's reply arrives and the phone's ACK of
     it is lost; so is the phone's D-SACK of the reply's loss probe. The server's timer re-sends the
     reply 1.4 ms before the phone's next message arrives here, echoing the probe: two phone IDs
     missing, and that re-send reached the phone after the message left, so only the reply and the
     probe can have drawn them. Two answers for two copies: the probe was needless. A re-send
-    sent a round trip (50 ms) or more before the message may have drawn an answer too: three
+    sent a round trip (50 ms) or more before the message may have drawn an answer too, but not
+    when the message echoes the probe: the re-send would have set the phone's TS.Recent (seed
+    560; until 2026-12-07 this case was `retransmission`). When it echoes the re-send: three
     copies, two answers, one copy lost, and the phone's message unacknowledged had the reply been
     lost (its timer re-send would take an ID): nothing is decided. The re-send is needless by the
-    echo either way (Eifel)."""
+    echo (Eifel), or by the phone's D-SACK when the message echoes it."""
     c = Conn(Endpoint(PHONE, 54100, 6_100), Endpoint(SERVER, 443, 8_800))
     t = c.handshake(1.0, rtt=0.05, near_client=False)
     cli, srv = c.client, c.server
@@ -1783,10 +1818,10 @@ def test_copies_sent_too_late_for_an_answer_are_not_counted(resend_before_messag
     tlp = c.send(t + 0.38, srv, 146, 29, rel_ack=571)  # its loss probe: arrives, the D-SACK lost
     cli.lose(2)
     message_at = t + 0.67
-    c.send(message_at - resend_before_message, srv, 146, 29, rel_ack=571)  # the timer's re-send
-    c.send(message_at, cli, 571, 355, rel_ack=175, tsecr=tlp["opt_tsval"])
+    resend = c.send(message_at - resend_before_message, srv, 146, 29, rel_ack=571)  # the timer's re-send
+    c.send(message_at, cli, 571, 355, rel_ack=175, tsecr=(tlp if echo == "probe" else resend)["opt_tsval"])
     c.send(message_at + 0.05, cli, 926, rel_ack=175, sack=[(146, 175)])  # D-SACK of the re-send
     a = analyze(frame(c), device=PHONE)
     assert set(a.flows["vantage"]) == {"server"}
     assert _classes(a.segments, SERVER)[-3:] == ["new", probe, "spurious_retransmission"]
-    assert _bases(a.segments, SERVER)[-1] == "eifel"
+    assert _bases(a.segments, SERVER)[-1] == ("eifel" if echo == "probe" else "dsack")

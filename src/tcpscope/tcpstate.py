@@ -699,7 +699,7 @@ def _missing_answers(
 def _answered_copies(
     hist: np.ndarray, n: np.int64, skip: np.int64, left: np.int64, right: np.int64, t: np.ndarray,
     cls: np.ndarray, basis: np.ndarray, passed: np.ndarray, answers: np.int64, since: float, until: float,
-    last_new: np.int64, quiet: bool, others_lost: bool,
+    last_new: np.int64, quiet: bool, others_lost: bool, echo: np.int64, tsval: np.ndarray,
 ) -> None:
     """The receiver's missing packets (`answers`, counted by its IP IDs) against the copies of
     [left, right) it can have answered (sent after `since`: after its last packet seen here had
@@ -714,21 +714,26 @@ def _answered_copies(
     `until` (less than the path's smallest round trip before the receiver's packet) reached it
     after that packet left: no missing packet answers them, so they are not counted; when an
     earlier copy delivered the bytes, they were needless all the same (seed 361: a chat reply,
-    its loss probe, and its timer re-send 1.4 ms before the phone's next message)."""
+    its loss probe, and its timer re-send 1.4 ms before the phone's next message). Nor are copies
+    whose TSval is newer than the receiver's packet echoes (`echo`, -1 when it tells nothing):
+    a copy at its left edge sets its TS.Recent on arrival (RFC 7323 4.3; Linux takes it from a
+    duplicate too), so those came after the packet left (seed 560: a chat reply, its ACK and
+    the D-SACK of its first re-send lost, the second re-send not yet there when the phone's next
+    message echoed the first)."""
     orig = -1
     count = 0
     for x in range(n):
         if hist[x, 0] < right and hist[x, 1] > left:
             if orig < 0:
                 orig = hist[x, 3]
-            if x != skip and since < t[hist[x, 2]] <= until:
+            if x != skip and since < t[hist[x, 2]] <= until and _heard(tsval[hist[x, 2]], echo):
                 count += 1
         elif since < t[hist[x, 2]] <= until and not others_lost:
             return  # a re-send of other bytes drew answers of its own
     if last_new >= 0 and since < t[last_new] <= until and last_new != orig and not others_lost:
         return  # so did new data
     place = 0  # copies counted so far, in the order they were sent
-    if orig >= 0 and since < t[orig] <= until:
+    if orig >= 0 and since < t[orig] <= until and _heard(tsval[orig], echo):
         count += 1
         place = 1
     lost = count - answers
@@ -740,6 +745,13 @@ def _answered_copies(
             if place > lost and cls[hist[x, 2]] == RETRANSMISSION:
                 _mark_spurious(cls, basis, passed, hist[x, 2], hist[x, 3], B_ANSWER_COUNT)
             place += 1
+
+
+@njit(cache=True, inline="always")
+def _heard(tsval: np.int64, echo: np.int64) -> bool:
+    """Can a copy with this TSval have reached a receiver whose packet echoes `echo` before that
+    packet left (-1 for either: nothing says otherwise)?"""
+    return tsval < 0 or echo < 0 or _s32(tsval - echo) <= 0
 
 
 @njit(cache=True)
@@ -827,12 +839,14 @@ def _settle_by_answers(
     t: np.ndarray, cls: np.ndarray, basis: np.ndarray, passed: np.ndarray, since: float, until: float,
     last_new: np.int64, a: np.int64, d: np.int64, side: np.ndarray, has_ack: np.ndarray, rel_ack: np.ndarray,
     rcv_data: bool, i: np.int64, rel_seq: np.ndarray, plen: np.ndarray, sack_off: np.ndarray, sack_l: np.ndarray,
-    sack_r: np.ndarray, ack_raw: np.ndarray, hidden: np.int64,
+    sack_r: np.ndarray, ack_raw: np.ndarray, hidden: np.int64, tsecr: np.int64, tsval: np.ndarray,
 ) -> None:
     """Count the receiver's missing answers (`_missing_answers`, less `hidden`: its own data
     packets among them that the sequence numbers do not show) and, when there are any, mark the
     needless copies of [left, right) they show (`_answered_copies`). The receiver (side d) is quiet
-    when it sent no data, or the sender's ACKs before the first copy covered all it had sent."""
+    when it sent no data, or the sender's ACKs before the first copy covered all it had sent.
+    Its packet's echo (`tsecr`) bounds the copies it had heard when [left, right) starts at the
+    ACK of its last packet seen before: every copy then arrived at its left edge."""
     answers = _missing_answers(step1, ipid, p_ipid, p_ack, left, seq, max_end, max_len) - hidden
     if answers > 0:
         quiet = not rcv_data
@@ -845,8 +859,10 @@ def _settle_by_answers(
         others_lost = _others_lost(
             i, a, 1 - d, since, left, right, side, t, rel_seq, plen, has_ack, rel_ack, sack_off, sack_l, sack_r, ack_raw
         )
+        echo = tsecr if p_ack >= 0 and left <= p_ack else -1
         _answered_copies(
-            hist, n, skip, left, right, t, cls, basis, passed, answers, since, until, last_new, quiet, others_lost
+            hist, n, skip, left, right, t, cls, basis, passed, answers, since, until, last_new, quiet, others_lost,
+            echo, tsval,
         )
 
 
@@ -1151,7 +1167,7 @@ def walk_flows(
                                         ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o],
                                         nhist[o], -1, redo[1], redo[2], t, cls, basis, passed, redo_t[0], redo_t[1],
                                         last_new[o], a, d, side, has_ack, rel_ack, first_data[d] >= 0,
-                                        i, rel_seq, plen, sack_off, sack_l, sack_r, ack_raw, 0,
+                                        i, rel_seq, plen, sack_off, sack_l, sack_r, ack_raw, 0, tsecr[i], tsval,
                                     )
                             pend[o][j] = pend[o][npend[o] - 1]
                             npend[o] -= 1
@@ -1206,7 +1222,7 @@ def walk_flows(
                                             nhist[o], j, left, right, t, cls, basis, passed, p_t - answer_rtt,
                                             _answerable_until(t[i], min_rtt[o], path_rtt[f]), last_new[o], a, d,
                                             side, has_ack, rel_ack, first_data[d] >= 0, i, rel_seq, plen, sack_off,
-                                            sack_l, sack_r, ack_raw, 0,
+                                            sack_l, sack_r, ack_raw, 0, tsecr[i], tsval,
                                         )
                                 break
                             j -= 1
@@ -1435,6 +1451,7 @@ def walk_flows(
                         ipid_step1[k], ipid[i], p_ipid, p_ack, s, max_end[d], max_len[d], hist[o], nhist[o], -1,
                         redo[1], redo[2], t, cls, basis, passed, redo_t[0], redo_t[1], last_new[o], a, d, side,
                         has_ack, rel_ack, first_data[d] >= 0, i, rel_seq, plen, sack_off, sack_l, sack_r, ack_raw, 1,
+                        tsecr[i], tsval,
                     )
                 # PAWS at the receiver's side: discarded on arrival, its bytes stay a hole
                 top = e if _paws_discards(sender_vantage[k], ts_ok[k], tsval[i], ts_echo[d]) else s
