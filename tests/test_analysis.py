@@ -1087,6 +1087,32 @@ def test_new_segment_hidden_among_resends_that_no_later_resend_fits(c_echo: str,
     assert _bases(a.segments, PHONE)[-1] == ("unaccounted_gap" if expected == "retransmission" else "above_highest")
 
 
+def test_window_probe_hidden_before_the_window_opens() -> None:
+    """Phone-side capture of a download whose receiver stops reading (seed 622): the phone
+    advertises a zero window, the server's first window probe is lost upstream (one server ID
+    missing), the next is seen, and when the phone opens its window the server's next segment
+    starts at the next byte expected. The hidden packet was a probe, not new data: that segment
+    is `new`, not the re-send the unaccounted-gap rule would take it for."""
+    c = Conn(Endpoint(PHONE, 54070, 92), Endpoint(SERVER, 80, 2_600_000))
+    t = c.handshake(42.0, rtt=0.05)
+    cli, srv = c.client, c.server
+    for k in range(8):
+        c.send(t + 0.01 + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        if k % 2:
+            c.send(t + 0.0102 + 0.001 * k, cli, 1, rel_ack=1 + (k + 1) * MSS, win=0 if k == 7 else 512)
+    srv.lose()  # the first window probe
+    c.send(t + 0.6, srv, 8 * MSS, rel_ack=1)  # the next one: one byte below the next expected
+    c.send(t + 0.6002, cli, 1, rel_ack=1 + 8 * MSS, win=0)
+    update = c.send(t + 0.9, cli, 1, rel_ack=1 + 8 * MSS)  # the window opens
+    c.send(t + 0.95, srv, 1 + 8 * MSS, MSS, rel_ack=1, tsecr=update["opt_tsval"])
+    c.send(t + 0.9502, cli, 1, rel_ack=1 + 9 * MSS)
+    for j in range(4):  # so that three in four of the server's ID steps are +1 (`ipid_step1`)
+        c.send(t + 1.0 + 0.1 * j, srv, 1 + 9 * MSS, rel_ack=1)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 9
+    assert _bases(a.segments, SERVER)[-1] == "above_highest"
+
+
 @pytest.mark.parametrize("skip, expected", [(1, "retransmission"), (2, "new")],
                          ids=["within-reach", "beyond-reach"])
 def test_resend_above_the_next_byte_after_a_lost_resend(skip: int, expected: str) -> None:

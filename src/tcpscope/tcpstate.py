@@ -376,12 +376,13 @@ def _could_know(r: np.int64, g_before: np.int64, heard_after: np.int64, t: np.nd
 def _new_since_top(
     i: np.int64, top: np.int64, a: np.int64, d: np.int64, side: np.ndarray, t: np.ndarray, rel_seq: np.ndarray,
     plen: np.ndarray, flags: np.ndarray, cls: np.ndarray, ipid: np.ndarray, tsval: np.ndarray, tsecr: np.ndarray,
-    below: np.int64,
+    below: np.int64, win: np.ndarray,
 ) -> bool:
     """At the receiver's side, row i starts at the next byte expected, the first segment there
     since `top`, the sender's highest: was a packet hidden in between (a missing ID) new data at
-    i's bytes, lost, so that i is its re-send? The receiver side sent no data or FIN, so a hidden
-    packet was new data or a re-send. A re-send lost leaves its bytes missing, and the sender
+    i's bytes, lost, so that i is its re-send? The receiver side sent no data or FIN, and no zero
+    window, nor the sender a window probe or keep-alive (a hidden packet may be one: seed 622, a
+    zero window's probe lost), so a hidden packet was new data or a re-send. A re-send lost leaves its bytes missing, and the sender
     re-sends them again only once it could know of that loss (`_could_know`: a SACK of a later
     packet, or its timer), needed or not. So each later visible re-send that could know accounts
     for one hidden packet; so does a late original (`reordered`) whose re-send shows nowhere and
@@ -411,10 +412,10 @@ def _new_since_top(
     hi = np.int64(0)  # offset of the highest ID seen so far, from the top's
     for r in range(top + 1, i):
         if side[r] != d:
-            if plen[r] > 0 or (flags[r] & FIN) != 0:
-                return False  # the receiver side's data may have drawn ACKs
+            if plen[r] > 0 or (flags[r] & FIN) != 0 or win[r] == 0:
+                return False  # the receiver side's data may have drawn ACKs; or the sender probed
             continue
-        if ipid[r] < 0:
+        if ipid[r] < 0 or cls[r] == WINDOW_PROBE or cls[r] == KEEPALIVE:
             return False
         off = (ipid[r] - ipid[top]) & 0xFFFF
         if off < 1 or off > span:
@@ -1436,7 +1437,7 @@ def walk_flows(
                 elif (
                     ipid_step1[k] and not sender_vantage[k] and lost_top_row[d] < top_row[d]
                     and _new_since_top(
-                        i, top_row[d], a, d, side, t, rel_seq, plen, flags, cls, ipid, tsval, tsecr, below
+                        i, top_row[d], a, d, side, t, rel_seq, plen, flags, cls, ipid, tsval, tsecr, below, win
                     )
                 ):
                     cls[i] = RETRANSMISSION  # new data hidden since the top, that no later re-send fits
