@@ -1087,6 +1087,69 @@ def test_new_segment_hidden_among_resends_that_no_later_resend_fits(c_echo: str,
     assert _bases(a.segments, PHONE)[-1] == ("unaccounted_gap" if expected == "retransmission" else "above_highest")
 
 
+@pytest.mark.parametrize("later, expected", [(0.0, "retransmission"), (0.2, "new")],
+                         ids=["lower-hole-first-re-sent-after-the-gap", "lower-hole-re-sent-by-the-timer"])
+def test_late_segment_not_re_sent_before_a_lower_hole(later: float, expected: str) -> None:
+    """Phone-side capture of a download (seed 608): segment 3 is lost, segment 6 held on the way
+    and SACKed after 7 and 8, and one server ID goes missing after segment 10, the highest. Then
+    the server re-sends segment 3, and segment 11, which starts at the next byte expected. The
+    hidden packet was segment 11's first copy, or a needless re-send of segment 6, which the
+    server had not yet heard had arrived. Not the latter: Linux re-sends what it marks lost
+    lowest first and marks segment 3, sent earlier, no later than 6, and segment 3's re-send
+    echoes an ACK from before the gap, so it was its first: segment 11 is a `retransmission`.
+    When that re-send comes 200 ms after the gap, by the timer, the hidden packet may have been
+    an earlier copy of segment 3, and segment 11 is `new`."""
+    c = Conn(Endpoint(PHONE, 54080 + (later > 0), 93), Endpoint(SERVER, 80, 2_700_000))
+    t = c.handshake(43.0, rtt=0.05)
+    cli, srv = c.client, c.server
+
+    def seg(k: int, at: float, tsecr: int | None = None, sent_as: tuple[int, int] | None = None) -> dict:
+        ip_id, tsval = sent_as or (None, None)
+        return c.send(t + at, srv, 1 + k * MSS, MSS, rel_ack=1, tsecr=tsecr, ip_id=ip_id, tsval=tsval)
+
+    def ack(at: float, upto: int, sack: list[tuple[int, int]] | None = None) -> dict:
+        """The phone's ACK, echoing TS.Recent: the TSval of the last segment at its left edge."""
+        blocks = [(1 + a * MSS, 1 + b * MSS) for a, b in sack] if sack else None
+        return c.send(t + at, cli, 1, rel_ack=1 + upto * MSS, sack=blocks, tsecr=recent[-1])
+
+    early = c.rows[-1]["opt_tsval"]  # the phone's ACK of the handshake
+    recent = [c.rows[1]["opt_tsval"]]  # segment 1 never arrives: TS.Recent stays the SYN/ACK's
+    srv.lose()  # segment 1 (hole M)
+    seg(1, 0.011)
+    ack(0.0112, 0, [(1, 2)])
+    srv.lose()  # segment 3 (hole L)
+    seg(3, 0.013)
+    ack(0.0132, 0, [(3, 4), (1, 2)])
+    seg(4, 0.014)
+    ack(0.0142, 0, [(3, 5), (1, 2)])
+    srv.lose()  # segment 1's first re-send, lost again
+    srv.lose()  # segment 6, held on the way: its ID and TSval are taken now
+    held = (srv.ip_id, srv.ts)
+    seg(6, 0.016)  # segment 7
+    missing_6 = ack(0.0162, 0, [(6, 7), (3, 5), (1, 2)])["opt_tsval"]
+    seg(7, 0.017)
+    ack(0.0172, 0, [(6, 8), (3, 5), (1, 2)])
+    seg(5, 0.0175, sent_as=held)  # segment 6, late
+    ack(0.0177, 0, [(3, 8), (1, 2)])
+    seg(8, 0.018, tsecr=early)
+    ack(0.0182, 0, [(3, 9), (1, 2)])
+    seg(9, 0.019, tsecr=early)  # segment 10, the highest
+    ack(0.0192, 0, [(3, 10), (1, 2)])
+    srv.lose()  # segment 11's first copy, or a re-send of segment 6
+    ack(0.03, 0, [(3, 10), (1, 2)])  # a window update
+    seg(2, later + 0.06, tsecr=missing_6)  # segment 3 re-sent
+    ack(later + 0.0602, 0, [(1, 10)])
+    recent.append(seg(0, later + 0.09, tsecr=missing_6)["opt_tsval"])  # segment 1 re-sent again
+    heard = ack(later + 0.0902, 10)["opt_tsval"]
+    recent.append(seg(10, later + 0.1, tsecr=heard)["opt_tsval"])  # segment 11
+    ack(later + 0.1002, 11)
+    for k in range(11, 15):  # so that three in four of the server's ID steps are +1 (`ipid_step1`)
+        seg(k, later + 0.11 + 0.001 * k)
+    a = analyze(frame(c), device=PHONE)
+    classes = _classes(a.segments, SERVER)
+    assert classes[:11] == ["new"] * 5 + ["reordered"] + ["new"] * 2 + ["retransmission"] * 2 + [expected]
+
+
 def test_window_probe_hidden_before_the_window_opens() -> None:
     """Phone-side capture of a download whose receiver stops reading (seed 622): the phone
     advertises a zero window, the server's first window probe is lost upstream (one server ID

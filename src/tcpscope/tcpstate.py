@@ -373,6 +373,37 @@ def _could_know(r: np.int64, g_before: np.int64, heard_after: np.int64, t: np.nd
 
 
 @njit(cache=True)
+def _lower_first(
+    r: np.int64, top: np.int64, g_after: np.int64, g_before: np.int64, x_after: np.int64, w0: np.int64,
+    i: np.int64, d: np.int64, side: np.ndarray, t: np.ndarray, rel_seq: np.ndarray, plen: np.ndarray,
+    cls: np.ndarray, tsval: np.ndarray, tsecr: np.ndarray,
+) -> bool:
+    """Could the late original at row r, below the top, not have been re-sent in the gap before
+    row g_after? Linux re-sends the segments it marks lost lowest first, and marks one sent
+    earlier no later (RACK, RFC 8985; a loss probe re-sends only the highest): so not when bytes
+    below it, missing then, were first re-sent after the gap (a needed re-send at or after
+    g_after, with no copy before the gap, that could not know of a copy lost in it: so the gap
+    holds none either; seed 608, a download's late segment SACKed before the sender could hear
+    of it, and a lower hole's first re-send after the gap). `x_after`: the receiver's first
+    packet after g_after (`_could_know`)."""
+    if rel_seq[r] >= rel_seq[top]:
+        return False
+    for q in range(g_after, i):
+        if side[q] != d or plen[q] <= 0 or cls[q] != RETRANSMISSION or rel_seq[q] >= rel_seq[r]:
+            continue
+        if _could_know(q, g_before, tsval[x_after] if 0 <= x_after < q else -1, t, tsecr, True):
+            continue
+        earlier = False
+        for x in range(w0, g_after):
+            if side[x] == d and rel_seq[x] == rel_seq[q] and (cls[x] == RETRANSMISSION or cls[x] == SPURIOUS):
+                earlier = True
+                break
+        if not earlier:
+            return True
+    return False
+
+
+@njit(cache=True)
 def _new_since_top(
     i: np.int64, top: np.int64, a: np.int64, d: np.int64, side: np.ndarray, t: np.ndarray, rel_seq: np.ndarray,
     plen: np.ndarray, flags: np.ndarray, cls: np.ndarray, ipid: np.ndarray, tsval: np.ndarray, tsecr: np.ndarray,
@@ -382,13 +413,15 @@ def _new_since_top(
     since `top`, the sender's highest: was a packet hidden in between (a missing ID) new data at
     i's bytes, lost, so that i is its re-send? The receiver side sent no data or FIN, and no zero
     window, nor the sender a window probe or keep-alive (a hidden packet may be one: seed 622, a
-    zero window's probe lost), so a hidden packet was new data or a re-send. A re-send lost leaves its bytes missing, and the sender
-    re-sends them again only once it could know of that loss (`_could_know`: a SACK of a later
-    packet, or its timer), needed or not. So each later visible re-send that could know accounts
-    for one hidden packet; so does a late original (`reordered`) whose re-send shows nowhere and
-    whose bytes the sender could then have taken for lost (it had heard an ACK the receiver sent
-    while they were missing, and none sent after they arrived: it may have re-sent them once,
-    needlessly), and each segment of the holes still open below i (`below`). When a hidden
+    zero window's probe lost), so a hidden packet was new data or a re-send. A re-send lost
+    leaves its bytes missing, and the sender re-sends them again only once it could know of that
+    loss (`_could_know`: a SACK of a later packet, or its timer), needed or not. So each later
+    visible re-send that could know accounts for one hidden packet; so does a late original
+    (`reordered`) whose re-send shows nowhere and whose bytes the sender could then have taken
+    for lost (it had heard an ACK the receiver sent while they were missing, and none sent after
+    they arrived: it may have re-sent them once, needlessly), unless a lower hole was first
+    re-sent after the gap (`_lower_first`); and each segment of the holes still open below i
+    (`below`). When a hidden
     packet is left, the first of them was new data at i's bytes, if i could know of its loss
     (seed 424: new data sent between the re-sends of a recovery, lost, its re-send taken for
     new). Bounded: _SINCE_TOP_LOOKBACK rows on either side of the top, MAX_IPID_GAP IDs."""
@@ -471,7 +504,9 @@ def _new_since_top(
                 above = np.searchsorted(reach[: r - w0], rel_seq[r], side="right")  # first row past it
                 z = nxt[above] if above < r - w0 else -1
                 missing = echo < 0 or above >= r - w0 or (0 <= z < r and _s32(echo - tsval[z]) >= 0)
-                found = missing and not arrived
+                found = missing and not arrived and not _lower_first(
+                    r, top, after[g], before[g], x, w0, i, d, side, t, rel_seq, plen, cls, tsval, tsecr
+                )
             elif (cls[r] == RETRANSMISSION or cls[r] == SPURIOUS) and r >= after[g]:
                 found = _could_know(r, before[g], heard_after if 0 <= x < r else -1, t, tsecr, True)
             if found:
