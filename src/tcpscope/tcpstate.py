@@ -421,10 +421,10 @@ def _new_since_top(
     for lost (it had heard an ACK the receiver sent while they were missing, and none sent after
     they arrived: it may have re-sent them once, needlessly), unless a lower hole was first
     re-sent after the gap (`_lower_first`); and each segment of the holes still open below i
-    (`below`). When a hidden
-    packet is left, the first of them was new data at i's bytes, if i could know of its loss
-    (seed 424: new data sent between the re-sends of a recovery, lost, its re-send taken for
-    new). Bounded: _SINCE_TOP_LOOKBACK rows on either side of the top, MAX_IPID_GAP IDs."""
+    (`below`). When a hidden packet is left, the first of them was new data at i's bytes, if i
+    could know of its loss (seed 424: new data sent between the re-sends of a recovery, lost,
+    its re-send taken for new). Bounded: _SINCE_TOP_LOOKBACK rows on either side of the top,
+    MAX_IPID_GAP IDs."""
     if top < 0 or ipid[i] < 0 or ipid[top] < 0 or i - top > _SINCE_TOP_LOOKBACK:
         return False
     span = ((ipid[i] - ipid[top]) & 0xFFFF) - 1
