@@ -373,23 +373,22 @@ def _could_know(r: np.int64, g_before: np.int64, heard_after: np.int64, t: np.nd
 
 
 @njit(cache=True)
-def _lower_first(
-    r: np.int64, top: np.int64, g_after: np.int64, g_before: np.int64, x_after: np.int64, w0: np.int64,
-    i: np.int64, d: np.int64, side: np.ndarray, t: np.ndarray, rel_seq: np.ndarray, plen: np.ndarray,
-    cls: np.ndarray, tsval: np.ndarray, tsecr: np.ndarray,
-) -> bool:
-    """Could the late original at row r, below the top, not have been re-sent in the gap before
-    row g_after? Linux re-sends the segments it marks lost lowest first, and marks one sent
-    earlier no later (RACK, RFC 8985; a loss probe re-sends only the highest): so not when bytes
-    below it, missing then, were first re-sent after the gap (a needed re-send at or after
-    g_after, with no copy before the gap, that could not know of a copy lost in it: so the gap
-    holds none either; seed 608, a download's late segment SACKed before the sender could hear
-    of it, and a lower hole's first re-send after the gap). `x_after`: the receiver's first
-    packet after g_after (`_could_know`)."""
-    if rel_seq[r] >= rel_seq[top]:
-        return False
+def _first_resent_after(
+    g_after: np.int64, g_before: np.int64, x_after: np.int64, w0: np.int64, i: np.int64, d: np.int64,
+    side: np.ndarray, t: np.ndarray, rel_seq: np.ndarray, plen: np.ndarray, cls: np.ndarray, tsval: np.ndarray,
+    tsecr: np.ndarray,
+) -> np.int64:
+    """The lowest bytes whose first re-send came after the gap before row g_after: a needed
+    re-send at or after g_after, with no copy before the gap, that could not know of a copy lost
+    in it (so the gap holds none either); the largest int64 when there is none. Linux re-sends
+    the segments it marks lost lowest first, and marks one sent earlier no later (RACK, RFC 8985;
+    a loss probe re-sends only the highest): so a late original above those bytes and below the
+    top cannot have been re-sent in the gap (seed 608, a download's late segment SACKed before
+    the sender could hear of it, and a lower hole's first re-send after the gap). `x_after`: the
+    receiver's first packet after g_after (`_could_know`)."""
+    low = np.iinfo(np.int64).max
     for q in range(g_after, i):
-        if side[q] != d or plen[q] <= 0 or cls[q] != RETRANSMISSION or rel_seq[q] >= rel_seq[r]:
+        if side[q] != d or plen[q] <= 0 or cls[q] != RETRANSMISSION or rel_seq[q] >= low:
             continue
         if _could_know(q, g_before, tsval[x_after] if 0 <= x_after < q else -1, t, tsecr, True):
             continue
@@ -399,8 +398,8 @@ def _lower_first(
                 earlier = True
                 break
         if not earlier:
-            return True
-    return False
+            low = rel_seq[q]
+    return low
 
 
 @njit(cache=True)
@@ -420,7 +419,7 @@ def _new_since_top(
     (`reordered`) whose re-send shows nowhere and whose bytes the sender could then have taken
     for lost (it had heard an ACK the receiver sent while they were missing, and none sent after
     they arrived: it may have re-sent them once, needlessly), unless a lower hole was first
-    re-sent after the gap (`_lower_first`); and each segment of the holes still open below i
+    re-sent after the gap (`_first_resent_after`); and each segment of the holes still open below i
     (`below`). When a hidden packet is left, the first of them was new data at i's bytes, if i
     could know of its loss (seed 424: new data sent between the re-sends of a recovery, lost,
     its re-send taken for new). Bounded: _SINCE_TOP_LOOKBACK rows on either side of the top,
@@ -490,6 +489,8 @@ def _new_since_top(
         x = nxt[after[g] - w0]
         heard_after = tsval[x] if 0 <= x < i else -1
         heard, echo = tsecr[before[g]], tsecr[after[g]]
+        low = np.iinfo(np.int64).max  # `_first_resent_after` for this gap, once a late original asks
+        low_known = False
         found = False
         for r in range(w0, i):
             if used[r - w0] or side[r] != d or plen[r] <= 0:
@@ -504,9 +505,12 @@ def _new_since_top(
                 above = np.searchsorted(reach[: r - w0], rel_seq[r], side="right")  # first row past it
                 z = nxt[above] if above < r - w0 else -1
                 missing = echo < 0 or above >= r - w0 or (0 <= z < r and _s32(echo - tsval[z]) >= 0)
-                found = missing and not arrived and not _lower_first(
-                    r, top, after[g], before[g], x, w0, i, d, side, t, rel_seq, plen, cls, tsval, tsecr
-                )
+                if missing and not arrived and rel_seq[r] < rel_seq[top] and not low_known:
+                    low = _first_resent_after(
+                        after[g], before[g], x, w0, i, d, side, t, rel_seq, plen, cls, tsval, tsecr
+                    )
+                    low_known = True
+                found = missing and not arrived and not (rel_seq[r] < rel_seq[top] and low < rel_seq[r])
             elif (cls[r] == RETRANSMISSION or cls[r] == SPURIOUS) and r >= after[g]:
                 found = _could_know(r, before[g], heard_after if 0 <= x < r else -1, t, tsecr, True)
             if found:
@@ -690,9 +694,7 @@ def _tail_lost_after(ipid: np.int64, p_ipid: np.int64, t: float, p_t: float) -> 
     wait = t - p_t
     if wait < MIN_RTO_S:
         return 0
-    m = 1
-    while m < 16 and (2 ** (m + 1) - 1) * MIN_RTO_S <= wait:
-        m += 1
+    m = max(_timer_fires(wait), 1)
     return max(_ids_missing(ipid, p_ipid) - 2 - (m - 1), 0)
 
 
