@@ -949,6 +949,45 @@ def test_segments_lost_above_the_bytes_seen(top: str, expected: str) -> None:
     assert _classes(a.segments, PHONE) == ["new"] * 7 + ["retransmission"] + [expected] * 2
 
 
+@pytest.mark.parametrize("second_gap, sixteenth", [(True, "retransmission"), (False, "new")],
+                         ids=["new-data-lost-between-the-re-sends", "nothing-between-the-re-sends"])
+def test_lost_above_count_adds_a_gap_between_two_re_sends(second_gap: bool, sixteenth: str) -> None:
+    """Server-side capture of an upload: segments 10 and 12 of 14 are lost. After segment 14, the
+    highest seen, one phone ID goes missing (segment 15, lost), then comes the re-send of segment
+    10; then (`second_gap`) one more ID goes missing (segment 16, lost: in SACK recovery a sender
+    may send new data between its re-sends) before the re-send of segment 12, 1 ms later, too soon
+    for the sender to have learnt that any copy was lost. No hole is open below segment 12, so
+    that hidden packet was new data too, and segments 15 and 16 both come later as re-sends (seed
+    679). Without the second gap, segment 16 is new."""
+    c = Conn(Endpoint(PHONE, 54120, 99), Endpoint(SERVER, 8080, 3_000_000))
+    t = c.handshake(43.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    syn_ack = c.rows[1]["opt_tsval"]  # what the phone had heard a round trip before its segments
+    for k in range(14):
+        if k in (9, 11):
+            cli.lose()
+            continue
+        sent = c.send(t + 0.001 * k, cli, 1 + k * MSS, MSS, rel_ack=1, tsecr=syn_ack)
+        if k < 9:
+            in_order = sent["opt_tsval"]
+        runs = [(1 + 10 * MSS, 1 + min(k + 1, 11) * MSS)] if k >= 10 else []
+        runs += [(1 + 12 * MSS, 1 + (k + 1) * MSS)] if k >= 12 else []
+        c.send(t + 0.0002 + 0.001 * k, srv, 1, rel_ack=1 + min(k + 1, 9) * MSS, tsecr=in_order, sack=runs[::-1] or None)
+    cli.lose()  # segment 15
+    first = c.send(t + 0.06, cli, 1 + 9 * MSS, MSS, rel_ack=1)  # the re-send of segment 10
+    c.send(t + 0.0602, srv, 1, rel_ack=1 + 11 * MSS, sack=[(1 + 12 * MSS, 1 + 14 * MSS)])
+    if second_gap:
+        cli.lose()  # segment 16
+    c.send(t + 0.061, cli, 1 + 11 * MSS, MSS, rel_ack=1, tsecr=first["opt_tsecr"])  # the re-send of segment 12
+    c.send(t + 0.0612, srv, 1, rel_ack=1 + 14 * MSS)
+    c.send(t + 0.3, cli, 1 + 14 * MSS, MSS, rel_ack=1)  # segment 15 by the timer
+    c.send(t + 0.3002, srv, 1, rel_ack=1 + 15 * MSS)
+    c.send(t + 0.301, cli, 1 + 15 * MSS, MSS, rel_ack=1)  # segment 16, again or new
+    c.send(t + 0.3012, srv, 1, rel_ack=1 + 16 * MSS)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 12 + ["retransmission"] * 3 + [sixteenth]
+
+
 @pytest.mark.parametrize("silence, tenth", [(0.3, "retransmission"), (0.7, "new")],
                          ids=["one-timer-fire-segment-10-hidden", "timer-backed-off-its-copy-hidden"])
 def test_lost_above_count_leaves_room_for_the_timers_backoff(silence: float, tenth: str) -> None:
@@ -1617,6 +1656,45 @@ def test_needless_resend_after_a_hidden_resend_of_the_late_segment_below(held: t
     assert _classes(a.segments, SERVER) == (
         ["new"] * (8 - len(held)) + ["reordered"] * len(held) + ["spurious_retransmission", expected]
     )
+
+
+@pytest.mark.parametrize("echo, expected",
+                         [("sack-before-the-late-ones", "new"), ("ack-past-segment-3", "retransmission")])
+def test_needless_resend_after_a_hidden_resend_of_a_late_segment_further_below(echo: str, expected: str) -> None:
+    """As above, but segments 3 and 5 are held (not back to back): 3 arrives first, then 5, both
+    after segment 8. The server's re-send of segment 5, needless, comes after one missing server
+    ID. If it echoes the phone's SACK from before the late ones arrived, the sender had heard
+    nothing of segment 3 either and re-sends from the lowest up: the hidden packet may have been
+    the re-send of segment 3, and segment 9 is `new` (seed 692). If it echoes the phone's ACK of
+    segment 3, the sender re-sends nothing below that: the hidden packet was segment 9, lost, and
+    the segment that follows is its re-send."""
+    c = Conn(Endpoint(PHONE, 54110, 97), Endpoint(SERVER, 443, 2_900_000))
+    t = c.handshake(29.0, rtt=0.05)
+    srv, cli = c.server, c.client
+    late = {}
+    for k in range(8):
+        if k in (2, 4):
+            srv.lose()
+            late[k] = (srv.ip_id, srv.ts)
+            continue
+        sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        if k < 2:
+            in_order = sent["opt_tsval"]
+        runs = [(1 + 3 * MSS, 1 + min(k + 1, 4) * MSS)] if k >= 3 else []
+        runs += [(1 + 5 * MSS, 1 + (k + 1) * MSS)] if k >= 5 else []
+        sack_before = c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, 2) * MSS, tsecr=in_order,
+                             sack=runs[::-1] or None)
+    c.send(t + 0.009, srv, 1 + 2 * MSS, MSS, rel_ack=1, ip_id=late[2][0], tsval=late[2][1])  # segment 3, late
+    past_3 = c.send(t + 0.0091, cli, 1, rel_ack=1 + 4 * MSS, sack=[(1 + 5 * MSS, 1 + 8 * MSS)])
+    c.send(t + 0.0095, srv, 1 + 4 * MSS, MSS, rel_ack=1, ip_id=late[4][0], tsval=late[4][1])  # segment 5, late
+    c.send(t + 0.0096, cli, 1, rel_ack=1 + 8 * MSS)
+    heard = sack_before if echo == "sack-before-the-late-ones" else past_3
+    srv.lose()  # the re-send of segment 3, or segment 9: lost upstream
+    c.send(t + 0.052, srv, 1 + 4 * MSS, MSS, rel_ack=1, tsecr=heard["opt_tsval"])  # the re-send of segment 5
+    c.send(t + 0.0522, cli, 1, rel_ack=1 + 8 * MSS, sack=[(1 + 4 * MSS, 1 + 5 * MSS)])
+    c.send(t + 0.35, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9: new, or the re-send of the hidden one
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 6 + ["reordered"] * 2 + ["spurious_retransmission", expected]
 
 
 def test_needless_resend_of_the_first_of_two_late_holes() -> None:

@@ -346,7 +346,9 @@ def _lost_above(
     the highest segment (`p_resent`, `_fast_resend_after_top`): new data may follow it at once
     (seeds 92 and 132). Then the gap may also hide an earlier copy of this hole, lost, unless this
     re-send came sooner than a round trip (`floor`) after that packet: the sender cannot have
-    learnt of that loss yet."""
+    learnt of that loss yet. So may the re-send whose own gap this count last read, while none
+    of the segments counted then has been re-sent: the caller adds this gap's to them (seed 679,
+    new data sent between re-sends in SACK recovery)."""
     if sender_side or not step1 or lower < 0 or (p_ipid != top_ipid and not p_resent) or o_data_t > p_t:
         return 0
     resent = lower + 1 if t - p_t >= MIN_RTO_S or (p_resent and not t - p_t < floor) else lower
@@ -619,11 +621,12 @@ def _fast_resend_after_top(
 
 
 @njit(cache=True)
-def _late_run_below(late_seq: np.ndarray, s: np.int64, seg: np.int64) -> np.int64:
-    """How many of the latest `reordered` segments (their starts, `late_seq`) run back to back
-    just below `s`, in segments of `seg` bytes. Held on the way with the segment at `s`, they
-    looked lost to the sender as it did, and a sender re-sends from the lowest up: their
-    needless re-sends may be hidden packets before the one at `s`."""
+def _late_below(late_seq: np.ndarray, s: np.int64, seg: np.int64, heard: np.int64) -> np.int64:
+    """How many of the latest `reordered` segments (their starts, `late_seq`) may have been re-sent
+    before a needless re-send at `s`: they looked lost to the sender as the one at `s` did, and a
+    sender re-sends from the lowest up, so their needless re-sends may be hidden packets before it.
+    Those back to back just below `s` (held on the way with it), and any at or above `heard`, the
+    ACK the sender had heard (-1: not known), below which it re-sends nothing (seed 692)."""
     count = 0
     if seg <= 0:
         return count
@@ -631,7 +634,32 @@ def _late_run_below(late_seq: np.ndarray, s: np.int64, seg: np.int64) -> np.int6
     while x >= 0 and (late_seq == x).any():
         count += 1
         x -= seg
+    if heard >= 0:
+        for j in range(late_seq.shape[0]):
+            x = late_seq[j]
+            if heard <= x < s - seg * count and not (late_seq[:j] == x).any():
+                count += 1
     return count
+
+
+@njit(cache=True)
+def _echoed_ack(
+    i: np.int64, a: np.int64, d: np.int64, side: np.ndarray, has_ack: np.ndarray, rel_ack: np.ndarray,
+    tsval: np.ndarray, tsecr: np.int64,
+) -> np.int64:
+    """The ACK the sender (side d) had heard when it sent row i: the lowest ACK among the peer's
+    packets whose TSval row i echoes (it echoes the latest it heard), within the last
+    _PEER_ACK_LOOKBACK rows; -1 when none is found."""
+    lo = np.int64(-1)
+    if tsecr < 0:
+        return lo
+    for j in range(i - 1, max(a, i - _PEER_ACK_LOOKBACK) - 1, -1):
+        if side[j] != d and has_ack[j]:
+            if tsval[j] == tsecr:
+                lo = rel_ack[j]
+            elif lo >= 0:
+                break
+    return lo
 
 
 @njit(cache=True)
@@ -649,15 +677,28 @@ def _segments_below(holes: np.ndarray, n: np.int64, s: np.int64, seg: np.int64) 
 @njit(cache=True, inline="always")
 def _note_hidden(
     lost_top: np.ndarray, lost_top_row: np.ndarray, top_gap: np.ndarray, d: np.int64, n: np.int64, row: np.int64,
-    p_ipid: np.int64,
+    p_ipid: np.int64, chain: bool = False,
 ) -> None:
     """Remember that `row`'s ID gap (after `p_ipid`) hid n segments of side d lost above the bytes
     seen (n > 0), and that no segment has been counted as their re-send yet."""
-    if n > 0:
+    if n > 0 and chain:
+        lost_top[d] += n  # a further gap right after the re-send that showed the last one
+        lost_top_row[d] = row
+    elif n > 0:
         lost_top[d] = n
         lost_top_row[d] = row
         top_gap[d, 0] = p_ipid
         top_gap[d, 1] = -1
+
+
+@njit(cache=True, inline="always")
+def _after_counted_gap(
+    lost_top: np.int64, row: np.int64, counted: np.int64, ipid: np.ndarray, p_ipid: np.int64
+) -> bool:
+    """Was the sender's previous packet the re-send whose ID gap the lost-above count read, with none
+    of those hidden segments re-sent since? A sender in recovery may send new data between its
+    re-sends, so a gap after that re-send may hide more of it (seed 679)."""
+    return lost_top > 0 and counted < 0 and row >= 0 and ipid[row] == p_ipid
 
 
 @njit(cache=True)
@@ -1563,13 +1604,15 @@ def walk_flows(
                                 # a timer re-send: before it fired, the fast re-sends of the holes
                                 # above went out too, and may be hidden (seed 480: a blackout)
                                 lower += _segments_below(holes[d], nholes[d], max_end[d], max_len[d]) - below_s
+                            chain = _after_counted_gap(lost_top[d], lost_top_row[d], top_gap[d, 1], ipid, p_ipid)
+                            p_resent = chain or _fast_resend_after_top(
+                                p_ipid, p_t, top_ipid[d], top_t[d], resent_t[d], resent_end[d], s
+                            )
                             gap = _lost_above(
                                 sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], lower,
-                                o_data_t, t[i], p_t,
-                                _fast_resend_after_top(p_ipid, p_t, top_ipid[d], top_t[d], resent_t[d], resent_end[d], s),
-                                _path_floor(min_rtt[d], path_rtt[f]),
+                                o_data_t, t[i], p_t, p_resent, _path_floor(min_rtt[d], path_rtt[f]),
                             )
-                            _note_hidden(lost_top, lost_top_row, top_gap, d, gap, i, p_ipid)
+                            _note_hidden(lost_top, lost_top_row, top_gap, d, gap, i, p_ipid, chain)
                         elif plen[filler] > 0 or (flags[filler] & FIN) != 0:
                             cls[i] = REORDERED
                             basis[i] = B_FILLED_HOLE_EARLY
@@ -1622,13 +1665,17 @@ def walk_flows(
                         lower = -1
                         if (late_seq[d] == s).any():
                             lower = _segments_below(holes[d], nholes[d], s, max_len[d])
-                            lower += _late_run_below(late_seq[d], s, max_len[d])
+                            heard = _echoed_ack(i, a, d, side, has_ack, rel_ack, tsval, tsecr[i])
+                            lower += _late_below(late_seq[d], s, max_len[d], heard)
+                        chain = _after_counted_gap(lost_top[d], lost_top_row[d], top_gap[d, 1], ipid, p_ipid)
+                        p_resent = chain or _fast_resend_after_top(
+                            p_ipid, p_t, top_ipid[d], top_t[d], resent_t[d], resent_end[d], s
+                        )
                         gap = _lost_above(
                             sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, top_ipid[d], lower, o_data_t, t[i], p_t,
-                            _fast_resend_after_top(p_ipid, p_t, top_ipid[d], top_t[d], resent_t[d], resent_end[d], s),
-                            _path_floor(min_rtt[d], path_rtt[f]),
+                            p_resent, _path_floor(min_rtt[d], path_rtt[f]),
                         )
-                        _note_hidden(lost_top, lost_top_row, top_gap, d, gap, i, p_ipid)
+                        _note_hidden(lost_top, lost_top_row, top_gap, d, gap, i, p_ipid, chain)
                     # Karn: a re-sent range gives no RTT sample
                     if cls[i] != REORDERED:
                         for x in range(qh[d], qt[d]):
