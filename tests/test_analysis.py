@@ -1697,6 +1697,42 @@ def test_needless_resend_after_a_hidden_resend_of_a_late_segment_further_below(e
     assert _classes(a.segments, SERVER) == ["new"] * 6 + ["reordered"] * 2 + ["spurious_retransmission", expected]
 
 
+@pytest.mark.parametrize("echo, expected",
+                         [("sack-before-the-late-one", "new"), ("ack-past-segment-3", "retransmission")])
+def test_hole_resent_after_a_hidden_resend_of_a_late_segment_below(echo: str, expected: str) -> None:
+    """Client-side capture of a download: segment 3 of eight is held on the way and arrives after
+    segment 8 (`reordered`); segment 5 is lost. The server's re-send of segment 5 comes after one
+    missing server ID. If it echoes the phone's SACK from before segment 3 arrived, the sender
+    took segment 3 for lost as well and re-sent it first, from the lowest up: the hidden packet
+    may have been that needless re-send, and segment 9 is `new` (seed 421). If it echoes the
+    phone's ACK of segment 3, the hidden packet was segment 9, lost, and its re-send follows."""
+    c = Conn(Endpoint(PHONE, 54130, 101), Endpoint(SERVER, 443, 3_100_000))
+    t = c.handshake(30.0, rtt=0.05)
+    srv, cli = c.server, c.client
+    late = None
+    for k in range(8):
+        if k in (2, 4):
+            srv.lose()
+            late = late or (srv.ip_id, srv.ts)
+            continue
+        sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        if k < 2:
+            in_order = sent["opt_tsval"]
+        runs = [(1 + 3 * MSS, 1 + min(k + 1, 4) * MSS)] if k >= 3 else []
+        runs += [(1 + 5 * MSS, 1 + (k + 1) * MSS)] if k >= 5 else []
+        sack_before = c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, 2) * MSS, tsecr=in_order,
+                             sack=runs[::-1] or None)
+    c.send(t + 0.009, srv, 1 + 2 * MSS, MSS, rel_ack=1, ip_id=late[0], tsval=late[1])  # segment 3, late
+    past_3 = c.send(t + 0.0091, cli, 1, rel_ack=1 + 4 * MSS, sack=[(1 + 5 * MSS, 1 + 8 * MSS)])
+    heard = sack_before if echo == "sack-before-the-late-one" else past_3
+    srv.lose()  # the re-send of segment 3, or segment 9: lost upstream
+    c.send(t + 0.052, srv, 1 + 4 * MSS, MSS, rel_ack=1, tsecr=heard["opt_tsval"])  # the re-send of segment 5
+    c.send(t + 0.0522, cli, 1, rel_ack=1 + 8 * MSS)
+    c.send(t + 0.35, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9: new, or the re-send of the hidden one
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 6 + ["reordered", "retransmission", expected]
+
+
 def test_needless_resend_of_the_first_of_two_late_holes() -> None:
     """As above with two held segments (4 and 6), both late: the sender's fast re-sends take the
     lowest first, so the re-send right after the ID gap is of segment 4, not of the latest late

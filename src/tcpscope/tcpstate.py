@@ -621,17 +621,18 @@ def _fast_resend_after_top(
 
 
 @njit(cache=True)
-def _late_below(late_seq: np.ndarray, s: np.int64, seg: np.int64, heard: np.int64) -> np.int64:
+def _late_below(late_seq: np.ndarray, s: np.int64, seg: np.int64, heard: np.int64, run: bool) -> np.int64:
     """How many of the latest `reordered` segments (their starts, `late_seq`) may have been re-sent
-    before a needless re-send at `s`: they looked lost to the sender as the one at `s` did, and a
-    sender re-sends from the lowest up, so their needless re-sends may be hidden packets before it.
-    Those back to back just below `s` (held on the way with it), and any at or above `heard`, the
-    ACK the sender had heard (-1: not known), below which it re-sends nothing (seed 692)."""
+    before a re-send at `s`: they looked lost to the sender, and a sender re-sends from the lowest
+    up, so their needless re-sends may be hidden packets before it. Those at or above `heard`, the
+    ACK the sender had heard (-1: not known), below which it re-sends nothing (seeds 692 and 421);
+    and with `run` (the re-send at `s` needless too), those back to back just below `s`, held on
+    the way with it, whatever the echo."""
     count = 0
     if seg <= 0:
         return count
     x = s - seg
-    while x >= 0 and (late_seq == x).any():
+    while run and x >= 0 and (late_seq == x).any():
         count += 1
         x -= seg
     if heard >= 0:
@@ -1600,6 +1601,13 @@ def walk_flows(
                                     i, a, d, side, t, rel_seq, plen, ipid, cls, holes[d][0, 0], holes[d][0, 2],
                                     _path_floor(min_rtt[d], path_rtt[f]),
                                 ), 0)
+                            if (
+                                n_late[d] > 0 and ipid_step1[k] and not sender_vantage[k]
+                                and _ids_missing(ipid[i], p_ipid) > 0
+                            ):
+                                # late segments the sender had not heard of: re-sent before it too
+                                heard = _echoed_ack(i, a, d, side, has_ack, rel_ack, tsval, tsecr[i])
+                                lower += _late_below(late_seq[d], s, max_len[d], heard, False)
                             if t[i] - p_t >= MIN_RTO_S and ipid_step1[k] and not sender_vantage[k]:
                                 # a timer re-send: before it fired, the fast re-sends of the holes
                                 # above went out too, and may be hidden (seed 480: a blackout)
@@ -1666,7 +1674,7 @@ def walk_flows(
                         if (late_seq[d] == s).any():
                             lower = _segments_below(holes[d], nholes[d], s, max_len[d])
                             heard = _echoed_ack(i, a, d, side, has_ack, rel_ack, tsval, tsecr[i])
-                            lower += _late_below(late_seq[d], s, max_len[d], heard)
+                            lower += _late_below(late_seq[d], s, max_len[d], heard, True)
                         chain = _after_counted_gap(lost_top[d], lost_top_row[d], top_gap[d, 1], ipid, p_ipid)
                         p_resent = chain or _fast_resend_after_top(
                             p_ipid, p_t, top_ipid[d], top_t[d], resent_t[d], resent_end[d], s
