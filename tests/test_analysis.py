@@ -826,6 +826,49 @@ def test_dsack_of_part_of_a_resend(dsack_from: int, expected: str) -> None:
     assert _bases(a.segments, PHONE)[-1] == ("resent" if expected == "retransmission" else "dsack")
 
 
+@pytest.mark.parametrize(
+    "case, resends",
+    [
+        ("outage", ["spurious_retransmission", "spurious_retransmission"]),
+        ("nothing-sent-after", ["retransmission", "spurious_retransmission"]),
+        ("receiver-heard-from", ["retransmission", "spurious_retransmission"]),
+        ("two-timer-copies-before", ["retransmission", "retransmission", "spurious_retransmission"]),
+    ],
+    ids=["outage", "nothing-sent-after", "receiver-heard-from", "two-timer-copies-before"],
+)
+def test_timer_copy_needless_after_an_outage(case: str, resends: list[str]) -> None:
+    """Phone-side capture of an upload: segment 5 goes out, then (unless `nothing-sent-after`)
+    segments 6 to 10, and the server falls silent; the phone's timer re-sends segment 5 twice, 0.3
+    and 0.9 s later, and the server's next ACK acknowledges exactly segment 5, D-SACKs it and SACKs
+    nothing above. Nothing after segment 5 got through, so an outage took all of it: one outage in
+    both directions explains segment 5's own ACK lost and the first re-send lost too, the original
+    delivered, and both re-sends needless (seeds 407, 641, 722, 724: the lab's 1 s blackout). The
+    other story (segment 5 lost, its first re-send delivered and that ACK lost apart) stays when
+    nothing was sent after segment 5, when the server was heard from between the re-sends (no
+    outage), or when two timer copies came before the D-SACKed one: the outage would have had to
+    outlast backed-off timeouts, and in the lab it had ended (seeds 431, 548, 623, 651)."""
+    c = Conn(Endpoint(PHONE, 54140, 103), Endpoint(SERVER, 443, 3_200_000))
+    t = c.handshake(31.0, rtt=0.05)
+    cli, srv = c.client, c.server
+    for k in range(4):
+        c.send(t + 0.001 * k, cli, 1 + k * MSS, MSS, rel_ack=1)
+        c.send(t + 0.05 + 0.001 * k, srv, 1, rel_ack=1 + (k + 1) * MSS)
+    c.send(t + 0.1, cli, 1 + 4 * MSS, MSS, rel_ack=1)  # segment 5
+    beyond = 0 if case == "nothing-sent-after" else 5
+    for k in range(beyond):
+        c.send(t + 0.101 + 0.001 * k, cli, 1 + (5 + k) * MSS, MSS, rel_ack=1)
+    times = [0.4, 1.0, 2.2] if case == "two-timer-copies-before" else [0.4, 1.0]
+    for n, at in enumerate(times):
+        c.send(t + at, cli, 1 + 4 * MSS, MSS, rel_ack=1)  # the timer's copies of segment 5
+        if n == 0 and case == "receiver-heard-from":
+            c.send(t + at + 0.05, srv, 1, rel_ack=1 + 4 * MSS)
+    c.send(t + times[-1] + 0.05, srv, 1, rel_ack=1 + 5 * MSS, sack=[(1 + 4 * MSS, 1 + 5 * MSS)])
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * (5 + beyond) + resends
+    if case == "outage":
+        assert _bases(a.segments, PHONE)[-2:] == ["outage", "dsack"]
+
+
 @pytest.mark.parametrize("reset_ts", [True, False], ids=["resets-with-timestamps", "resets-without-timestamps"])
 def test_eifel_on_a_chat_whose_resets_carry_no_timestamps(reset_ts: bool) -> None:
     """Phone-side capture of a chat connection opened before the capture: the phone's message, its

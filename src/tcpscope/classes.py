@@ -69,6 +69,7 @@ BASIS_NAMES: tuple[str, ...] = (
     "answer_count",  # sender's side: the receiver's IP IDs count fewer answers than copies
     "dsack_first_segment",  # sender's side: the first segment seen, D-SACKed with its own TSval
     "dsack_at_receiver",  # receiver's side: answered at once with a D-SACK of all of it
+    "outage",  # sender's side: an earlier copy of bytes D-SACKed after an outage that took all later data
     # network_duplicate, keepalive, window_probe
     "duplicate",  # same start, length, TSval and IP ID as an earlier packet
     "probe",  # a keep-alive or a zero-window probe
@@ -79,7 +80,7 @@ BASIS_NAMES: tuple[str, ...] = (
     B_FILLED_HOLE_LATE, B_RESENT, B_SENT_BEFORE_CAPTURE, B_PAWS_RESEND, B_HIDDEN_ORIGINAL, B_LOST_ABOVE,
     B_LOST_REPLY, B_MORE_MISSING_IDS, B_UNACCOUNTED_GAP,
     B_ACKED_BEFORE, B_WINDOW_DROP, B_SEEN_BEFORE, B_EIFEL, B_ACKED_TOO_SOON, B_DSACK, B_SACKED_TOO_SOON,
-    B_ANSWER_COUNT, B_DSACK_FIRST_SEGMENT, B_DSACK_AT_RECEIVER,
+    B_ANSWER_COUNT, B_DSACK_FIRST_SEGMENT, B_DSACK_AT_RECEIVER, B_OUTAGE,
     B_DUPLICATE, B_PROBE,
 ) = range(len(BASIS_NAMES))
 

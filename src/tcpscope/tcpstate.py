@@ -29,6 +29,7 @@ from tcpscope.classes import (  # noqa: F401 - re-exported: the walk emits these
     B_LOST_ABOVE,
     B_LOST_REPLY,
     B_MORE_MISSING_IDS,
+    B_OUTAGE,
     B_UNACCOUNTED_GAP,
     B_ABOVE_HIGHEST,
     B_PASSED,
@@ -753,6 +754,45 @@ def _mark_spurious(
         basis[orig] = B_PASSED_RESEND_NEEDLESS
 
 
+_OUTAGE_LOOKBACK = 4096  # rows _outage_copies reads between an original and its first re-send
+
+
+@njit(cache=True)
+def _outage_copies(
+    hist: np.ndarray, j: np.int64, left: np.int64, right: np.int64, i: np.int64, d: np.int64, side: np.ndarray,
+    rel_seq: np.ndarray, plen: np.ndarray, cls: np.ndarray, basis: np.ndarray, passed: np.ndarray,
+) -> None:
+    """At the sender's side, ACK i (of side d) D-SACKs [left, right), the bytes of re-send hist[j],
+    acknowledges exactly up to them and SACKs nothing above. When one earlier re-send of them came
+    before, the sender had sent data above them between their original and that re-send, and the
+    receiver sent nothing the capture saw from that re-send to this ACK, an outage took everything
+    after the original: one outage in both directions, outlasting one timeout, explains the
+    original's ACK lost, all later data lost and the earlier re-send lost with it, so the original
+    got through and that re-send was needless too. The other story, the original lost and the
+    re-send delivered, needs the outage to end before the re-send and then its ACK lost apart
+    (seeds 407, 641, 722, 724: the lab's 1 s blackout). With two or more earlier re-sends the
+    outage would have to outlast backed-off timeouts too (three times the first at least); there
+    the lab's blackouts had ended and the other story held (seeds 431, 548, 623, 651), and the
+    walk keeps the earlier copies needed."""
+    first = -1
+    for x in range(j):
+        if hist[x, 0] == left and hist[x, 1] == right and cls[hist[x, 2]] == RETRANSMISSION:
+            if first >= 0:
+                return  # more than one earlier re-send
+            first = x
+    if first < 0 or hist[first, 3] < 0:
+        return
+    r1 = hist[first, 2]
+    orig = hist[first, 3]
+    for x in range(r1 + 1, i):
+        if side[x] == d:
+            return  # the receiver was heard from: no outage
+    for x in range(orig + 1, min(r1, orig + 1 + _OUTAGE_LOOKBACK)):
+        if side[x] != d and plen[x] > 0 and rel_seq[x] >= right:
+            _mark_spurious(cls, basis, passed, r1, orig, B_OUTAGE)
+            return
+
+
 @njit(cache=True)
 def _missing_answers(
     step1: bool, ipid: np.int64, p_ipid: np.int64, p_ack: np.int64, left: np.int64, seq: np.int64,
@@ -1295,6 +1335,10 @@ def walk_flows(
                                 whole = left <= hist[o][j, 0] and hist[o][j, 1] <= right
                                 if cls[hist[o][j, 2]] == RETRANSMISSION and whole:
                                     _mark_spurious(cls, basis, passed, hist[o][j, 2], hist[o][j, 3], B_DSACK)
+                                    if sender_vantage[ko] and ra == right and sack_off[i + 1] - sack_off[i] == 1:
+                                        _outage_copies(
+                                            hist[o], j, left, right, i, d, side, rel_seq, plen, cls, basis, passed
+                                        )
                                     answer_rtt = _answer_rtt(min_rtt[o], tsecr[i], t[i], ts_seen[o], ts_time[o])
                                     if np.isfinite(answer_rtt):
                                         _settle_by_answers(
