@@ -1169,6 +1169,37 @@ def test_new_segment_hidden_among_resends_that_no_later_resend_fits(c_echo: str,
     assert _bases(a.segments, PHONE)[-1] == ("unaccounted_gap" if expected == "retransmission" else "above_highest")
 
 
+@pytest.mark.parametrize("silence, expected", [(3.0, "new"), (0.65, "retransmission")],
+                         ids=["four-timer-fires", "two-timer-fires"])
+def test_timer_copies_hidden_in_a_long_silence_account_for_the_gap(silence: float, expected: str) -> None:
+    """Server-side capture of an upload: segment 3 of ten is lost, and four of the phone's IDs go
+    missing after segment 10, the highest, before its re-send of segment 3 comes `silence` later;
+    then segment 11, at the next byte expected. After 3 s the timer has fired four times (0.2 s,
+    doubling: RFC 6298 5.5), so the fast re-send and three timer copies of segment 3, all lost,
+    fill the gap, and segment 11 is `new` (seed 791: five fires over 10 s, four copies hidden).
+    After 0.65 s only two copies fit, the other two hidden packets were new data, and segment 11
+    re-sends the first of them."""
+    c = Conn(Endpoint(PHONE, 54150, 107), Endpoint(SERVER, 8080, 3_300_000))
+    t = c.handshake(44.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    for k in range(10):
+        if k == 2:
+            cli.lose()
+            continue
+        c.send(t + 0.001 * k, cli, 1 + k * MSS, MSS, rel_ack=1)
+        sack = [(1 + 3 * MSS, 1 + (k + 1) * MSS)] if k > 2 else None
+        c.send(t + 0.0002 + 0.001 * k, srv, 1, rel_ack=1 + 2 * MSS, sack=sack)
+    cli.lose(4)  # the fast re-send and timer copies of segment 3, or new data
+    c.send(t + 0.009 + silence, cli, 1 + 2 * MSS, MSS, rel_ack=1)  # segment 3 by the timer
+    c.send(t + 0.0092 + silence, srv, 1, rel_ack=1 + 10 * MSS)
+    c.send(t + 0.01 + silence, cli, 1 + 10 * MSS, MSS, rel_ack=1)  # segment 11
+    c.send(t + 0.0102 + silence, srv, 1, rel_ack=1 + 11 * MSS)
+    for j in range(12):  # so that three in four of the phone's ID steps are +1 (`ipid_step1`)
+        c.send(t + 0.5 + silence + 0.1 * j, cli, 1 + 11 * MSS, rel_ack=1)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 9 + ["retransmission", expected]
+
+
 @pytest.mark.parametrize("later, expected", [(0.0, "retransmission"), (0.2, "new")],
                          ids=["lower-hole-first-re-sent-after-the-gap", "lower-hole-re-sent-by-the-timer"])
 def test_late_segment_not_re_sent_before_a_lower_hole(later: float, expected: str) -> None:
