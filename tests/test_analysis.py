@@ -806,6 +806,37 @@ def test_reply_lost_with_its_ack(
     assert _bases(a.segments, SERVER)[-1] == ("lost_reply" if expected == "retransmission" else "above_highest")
 
 
+@pytest.mark.parametrize("lost, expected", [(True, "retransmission"), (False, "new")],
+                         ids=["reply-lost-its-re-send-overtaken", "slow-reply-overtaken"])
+def test_lost_reply_overtaken_by_the_servers_pure_ack(lost: bool, expected: str) -> None:
+    """Client-side capture of a chat whose server answers at once. The phone's message gets no
+    answer: the server's reply, which carries the ACK, is lost upstream (`lost`: one server ID
+    never shows), the phone re-sends the message, and the server re-sends the reply a timeout
+    later, then D-SACKs the message's copy with a pure ACK that overtakes the reply on the way.
+    That ACK's sequence number opens a gap the reply fills, sent before it: overtaken only by a
+    pure ACK, which alone is not reordering; but by the server's packets before that ACK, the
+    reply is a lost reply's re-send (seed 790). Without the lost copy (no ID missing: a slow
+    reply, overtaken the same way) it is `new`."""
+    c = Conn(Endpoint(PHONE, 54160, 109), Endpoint(SERVER, 443, 3_400_000))
+    cli, srv = c.client, c.server
+    t = 45.0  # the chat's handshake came before the capture
+    for k in range(4):  # four exchanges, each answered at once
+        c.send(t + k, cli, 1 + 100 * k, 100, rel_ack=1 + 30 * k)
+        c.send(t + k + 0.05, srv, 1 + 30 * k, 30, rel_ack=101 + 100 * k)
+        c.send(t + k + 0.0501, cli, 101 + 100 * k, rel_ack=31 + 30 * k)
+    message = c.send(t + 4.0, cli, 401, 200, rel_ack=121)
+    if lost:
+        srv.lose()  # the reply, lost upstream
+    c.send(t + 4.28, cli, 401, 200, rel_ack=121)  # no ACK came: the phone re-sends
+    reply = (srv.ip_id + 1, srv.ts + 1)
+    srv.lose()  # the reply's re-send: held on the way, it arrives after the ACK below
+    c.send(t + 4.33, srv, 151, rel_ack=601, sack=[(401, 601)])  # the D-SACK of the message's copy
+    c.send(t + 4.34, srv, 121, 30, rel_ack=601, tsecr=message["opt_tsval"], ip_id=reply[0], tsval=reply[1])
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, SERVER) == ["new"] * 4 + [expected]
+    assert _bases(a.segments, SERVER)[-1] == ("lost_reply" if lost else "behind_pure_ack")
+
+
 @pytest.mark.parametrize("dsack_from, expected", [(2, "retransmission"), (1, "spurious_retransmission")],
                          ids=["part-duplicate", "all-duplicate"])
 def test_dsack_of_part_of_a_resend(dsack_from: int, expected: str) -> None:

@@ -282,6 +282,17 @@ _ANSWERABLE_LOOKBACK = 64  # rows _more_missing_than_answers looks back over
 
 
 @njit(cache=True)
+def _sent_last_before(row: np.int64, a: np.int64, d: np.int64, side: np.ndarray, ipid: np.ndarray) -> np.int64:
+    """Side d's packet with an IP ID seen last before `row` (-1: none within
+    _ANSWERABLE_LOOKBACK rows): its previous packet as the lost-reply rule reads it, when a packet
+    sent after this one arrived first."""
+    for r in range(row - 1, max(a, row - _ANSWERABLE_LOOKBACK) - 1, -1):
+        if side[r] == d and ipid[r] >= 0:
+            return r
+    return -1
+
+
+@njit(cache=True)
 def _more_missing_than_answers(
     sender_side: bool, step1: bool, i: np.int64, a: np.int64, d: np.int64, side: np.ndarray, t: np.ndarray,
     plen: np.ndarray, flags: np.ndarray, ipid: np.int64, p_ipid: np.int64, has_ack: bool, ack: np.int64,
@@ -1678,9 +1689,19 @@ def walk_flows(
                         else:
                             # overtaken only by a pure ACK: the receiving TCP saw no gap in its
                             # byte stream, so this is not reordering (RFC 4737 counts packets
-                            # that carry sequence space)
+                            # that carry sequence space). Unless it was a lost reply's re-send,
+                            # by the sender's packets before that ACK (seed 790)
                             cls[i] = NEW
                             basis[i] = B_BEHIND_PURE_ACK
+                            r = _sent_last_before(filler, a, d, side, ipid)
+                            if r >= 0 and _lost_reply(
+                                sender_vantage[k], ipid_step1[k], ipid[i], ipid[r], has_ack[i], rel_ack[i],
+                                rel_ack[r] if has_ack[r] else -1, max_end[o], t[i], tsecr[i], ts_seen[o], ts_time[o],
+                                t[r], _path_floor(min_rtt[o], path_rtt[f]), resent_end[o], resent_t[o],
+                                answers_at_once, answers_alone,
+                            ):
+                                cls[i] = RETRANSMISSION
+                                basis[i] = B_LOST_REPLY
                     elif sender_vantage[k] and e <= una[d]:
                         cls[i] = SPURIOUS  # the peer had already acknowledged these bytes
                         basis[i] = B_ACKED_BEFORE
