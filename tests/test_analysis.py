@@ -2067,6 +2067,32 @@ def test_segment_below_a_full_sack_option_is_not_passed(blocks: int, expected: s
     assert _classes(a.segments, PHONE)[4] == expected
 
 
+@pytest.mark.parametrize("echo, expected", [("first-re-send", "retransmission"), ("second-re-send", "new")])
+def test_copy_newer_than_the_echo_drew_no_answer(echo: str, expected: str) -> None:
+    """Server-side capture of a chat (seed 741). The phone's message; the server's reply at once
+    and two timer re-sends of it; then, after three missing phone IDs, the phone's next message.
+    Three server copies could have drawn three answers, so the missing IDs may all be answers.
+    But a copy at the phone's left edge sets its TS.Recent on arrival (RFC 7323 4.3): when the
+    message echoes the first re-send, the second had not arrived and drew no answer, so one
+    missing ID was data, the message's first copy, and this is its re-send. When it echoes the
+    second re-send, all three may have been answered, and the message is new."""
+    c = Conn(Endpoint(PHONE, 54170, 5_950), Endpoint(SERVER, 443, 9_950))
+    t = c.handshake(2.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    t = c.exchanges(t, 5)  # earlier exchanges (the phone's IDs count by 1)
+    c.send(t + 0.1, cli, 501, 100, rel_ack=146)
+    c.send(t + 0.1005, srv, 146, 29, rel_ack=601)  # the reply, with the ACK of the message
+    first = c.send(t + 0.37, srv, 146, 29, rel_ack=601)  # its timer re-sends
+    second = c.send(t + 0.66, srv, 146, 29, rel_ack=601)
+    cli.lose(3)
+    tsecr = (first if echo == "first-re-send" else second)["opt_tsval"]
+    c.send(t + 0.95, cli, 601, 80, rel_ack=175, tsecr=tsecr)  # the next message
+    c.send(t + 0.9505, srv, 175, 29, rel_ack=681)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE)[-1] == expected
+    assert _bases(a.segments, PHONE)[-1] == ("more_missing_ids" if expected == "retransmission" else "above_highest")
+
+
 @pytest.mark.parametrize("hidden, expected", [(3, "retransmission"), (2, "new"), (5, "new")],
                          ids=["one-more-than-the-answers", "answers-only", "more-than-a-copy-and-a-probe"])
 def test_more_missing_ids_than_answers(hidden: int, expected: str) -> None:

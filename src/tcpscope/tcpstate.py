@@ -296,7 +296,8 @@ def _sent_last_before(row: np.int64, a: np.int64, d: np.int64, side: np.ndarray,
 def _more_missing_than_answers(
     sender_side: bool, step1: bool, i: np.int64, a: np.int64, d: np.int64, side: np.ndarray, t: np.ndarray,
     plen: np.ndarray, flags: np.ndarray, ipid: np.int64, p_ipid: np.int64, has_ack: bool, ack: np.int64,
-    p_ack: np.int64, p_t: float, floor: float, below: np.int64, own_acked: bool,
+    p_ack: np.int64, p_t: float, floor: float, below: np.int64, own_acked: bool, rel_seq: np.ndarray,
+    tsval: np.ndarray, tsecr: np.int64,
 ) -> bool:
     """At the receiver's side, is this in-order segment, which acknowledges the receiver's data,
     the re-send of a copy hidden among more missing IDs than the receiver's packets could have
@@ -308,8 +309,12 @@ def _more_missing_than_answers(
     beyond would have left a hole, and re-sends of older bytes are ruled out when the sender has
     no hole open below (`below`) and the receiver had acknowledged all it sent before (`own_acked`).
     It comes a timer after the sender's previous packet (seeds 194, 228, 332: a chat message or
-    reply lost with the answers around it, three IDs missing where two were answers at most). The
-    caller tests that wait, t[i] - p_t >= MIN_RTO_S, before the call: most segments fail it."""
+    reply lost with the answers around it, three IDs missing where two were answers at most). A
+    receiver's packet that starts at or below the sender's last ACK seen (`p_ack`) would have set
+    the sender's TS.Recent on arrival (RFC 7323 4.3): when its TSval is newer than this segment
+    echoes (`tsecr`), it had not arrived, and drew no answer (seed 741: the server's second
+    re-send of a reply lost). The caller tests the wait, t[i] - p_t >= MIN_RTO_S, before the call:
+    most segments fail it."""
     if sender_side or not step1 or not has_ack or p_ack < 0 or ack <= p_ack or below != 0 or not own_acked:
         return False
     missing = _ids_missing(ipid, p_ipid)
@@ -322,7 +327,8 @@ def _more_missing_than_answers(
             reached = True
             break
         if side[r] != d and (plen[r] > 0 or (flags[r] & FIN) != 0) and t[r] <= t[i] - floor:
-            answerable += 1
+            if not (rel_seq[r] <= p_ack and not _heard(tsval[r], tsecr)):
+                answerable += 1
     return reached and answerable < missing <= answerable + PROBE_MAX_MISSING
 
 
@@ -1568,6 +1574,7 @@ def walk_flows(
                 elif t[i] - p_t >= MIN_RTO_S and _more_missing_than_answers(
                     sender_vantage[k], ipid_step1[k], i, a, d, side, t, plen, flags, ipid[i], p_ipid, has_ack[i],
                     rel_ack[i], p_ack, p_t, _path_floor(min_rtt[o], path_rtt[f]), below, acked[d] >= max_end[d],
+                    rel_seq, tsval, tsecr[i],
                 ):
                     cls[i] = RETRANSMISSION  # its first copy hidden among the answers around it
                     basis[i] = B_MORE_MISSING_IDS
