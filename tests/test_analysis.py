@@ -1763,6 +1763,28 @@ def test_needless_resend_after_a_hidden_resend_of_the_late_segment_below(held: t
     )
 
 
+def _eight_down_without_3_and_5(c: Conn, t: float) -> tuple[dict[int, tuple[int, int]], dict]:
+    """The server sends eight full segments 1 ms apart, of which the phone does not see segments
+    3 and 5 yet (their IDs and TSvals, by 0-based index, are returned: held or lost); the phone
+    ACKs each arrival, echoing segment 2's TSval and SACKing what came above segment 3. Also
+    returns the phone's last ACK."""
+    srv, cli = c.server, c.client
+    late = {}
+    for k in range(8):
+        if k in (2, 4):
+            srv.lose()
+            late[k] = (srv.ip_id, srv.ts)
+            continue
+        sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
+        if k < 2:
+            in_order = sent["opt_tsval"]
+        runs = [(1 + 3 * MSS, 1 + min(k + 1, 4) * MSS)] if k >= 3 else []
+        runs += [(1 + 5 * MSS, 1 + (k + 1) * MSS)] if k >= 5 else []
+        last = c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, 2) * MSS, tsecr=in_order,
+                      sack=runs[::-1] or None)
+    return late, last
+
+
 @pytest.mark.parametrize("echo, expected",
                          [("sack-before-the-late-ones", "new"), ("ack-past-segment-3", "retransmission")])
 def test_needless_resend_after_a_hidden_resend_of_a_late_segment_further_below(echo: str, expected: str) -> None:
@@ -1776,19 +1798,7 @@ def test_needless_resend_after_a_hidden_resend_of_a_late_segment_further_below(e
     c = Conn(Endpoint(PHONE, 54110, 97), Endpoint(SERVER, 443, 2_900_000))
     t = c.handshake(29.0, rtt=0.05)
     srv, cli = c.server, c.client
-    late = {}
-    for k in range(8):
-        if k in (2, 4):
-            srv.lose()
-            late[k] = (srv.ip_id, srv.ts)
-            continue
-        sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
-        if k < 2:
-            in_order = sent["opt_tsval"]
-        runs = [(1 + 3 * MSS, 1 + min(k + 1, 4) * MSS)] if k >= 3 else []
-        runs += [(1 + 5 * MSS, 1 + (k + 1) * MSS)] if k >= 5 else []
-        sack_before = c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, 2) * MSS, tsecr=in_order,
-                             sack=runs[::-1] or None)
+    late, sack_before = _eight_down_without_3_and_5(c, t)
     c.send(t + 0.009, srv, 1 + 2 * MSS, MSS, rel_ack=1, ip_id=late[2][0], tsval=late[2][1])  # segment 3, late
     past_3 = c.send(t + 0.0091, cli, 1, rel_ack=1 + 4 * MSS, sack=[(1 + 5 * MSS, 1 + 8 * MSS)])
     c.send(t + 0.0095, srv, 1 + 4 * MSS, MSS, rel_ack=1, ip_id=late[4][0], tsval=late[4][1])  # segment 5, late
@@ -1814,20 +1824,8 @@ def test_hole_resent_after_a_hidden_resend_of_a_late_segment_below(echo: str, ex
     c = Conn(Endpoint(PHONE, 54130, 101), Endpoint(SERVER, 443, 3_100_000))
     t = c.handshake(30.0, rtt=0.05)
     srv, cli = c.server, c.client
-    late = None
-    for k in range(8):
-        if k in (2, 4):
-            srv.lose()
-            late = late or (srv.ip_id, srv.ts)
-            continue
-        sent = c.send(t + 0.001 * k, srv, 1 + k * MSS, MSS, rel_ack=1)
-        if k < 2:
-            in_order = sent["opt_tsval"]
-        runs = [(1 + 3 * MSS, 1 + min(k + 1, 4) * MSS)] if k >= 3 else []
-        runs += [(1 + 5 * MSS, 1 + (k + 1) * MSS)] if k >= 5 else []
-        sack_before = c.send(t + 0.0002 + 0.001 * k, cli, 1, rel_ack=1 + min(k + 1, 2) * MSS, tsecr=in_order,
-                             sack=runs[::-1] or None)
-    c.send(t + 0.009, srv, 1 + 2 * MSS, MSS, rel_ack=1, ip_id=late[0], tsval=late[1])  # segment 3, late
+    late, sack_before = _eight_down_without_3_and_5(c, t)
+    c.send(t + 0.009, srv, 1 + 2 * MSS, MSS, rel_ack=1, ip_id=late[2][0], tsval=late[2][1])  # segment 3, late
     past_3 = c.send(t + 0.0091, cli, 1, rel_ack=1 + 4 * MSS, sack=[(1 + 5 * MSS, 1 + 8 * MSS)])
     heard = sack_before if echo == "sack-before-the-late-one" else past_3
     srv.lose()  # the re-send of segment 3, or segment 9: lost upstream
