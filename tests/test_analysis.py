@@ -1812,28 +1812,37 @@ def test_needless_resend_after_a_hidden_resend_of_a_late_segment_further_below(e
     assert _classes(a.segments, SERVER) == ["new"] * 6 + ["reordered"] * 2 + ["spurious_retransmission", expected]
 
 
-@pytest.mark.parametrize("echo, expected",
-                         [("sack-before-the-late-one", "new"), ("ack-past-segment-3", "retransmission")])
-def test_hole_resent_after_a_hidden_resend_of_a_late_segment_below(echo: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    "echo, more, expected",
+    [("sack-before-the-late-one", 0, "new"), ("ack-past-segment-3", 0, "retransmission"),
+     ("sack-before-the-late-one", 40, "new")],
+    ids=["sack-before-the-late-one", "ack-past-segment-3", "sack-before-the-late-one-80-packets-back"],
+)
+def test_hole_resent_after_a_hidden_resend_of_a_late_segment_below(echo: str, more: int, expected: str) -> None:
     """Client-side capture of a download: segment 3 of eight is held on the way and arrives after
     segment 8 (`reordered`); segment 5 is lost. The server's re-send of segment 5 comes after one
     missing server ID. If it echoes the phone's SACK from before segment 3 arrived, the sender
     took segment 3 for lost as well and re-sent it first, from the lowest up: the hidden packet
-    may have been that needless re-send, and segment 9 is `new` (seed 421). If it echoes the
-    phone's ACK of segment 3, the hidden packet was segment 9, lost, and its re-send follows."""
-    c = Conn(Endpoint(PHONE, 54130, 101), Endpoint(SERVER, 443, 3_100_000))
+    may have been that needless re-send, and the next new segment is `new` (seed 421). If it
+    echoes the phone's ACK of segment 3, the hidden packet was new data, lost, and its re-send
+    follows. A busy sender may echo a packet far back: `more` new segments, each SACKed, came
+    between (seed 820: about 100 packets)."""
+    c = Conn(Endpoint(PHONE, 54130 + more, 101), Endpoint(SERVER, 443, 3_100_000))
     t = c.handshake(30.0, rtt=0.05)
     srv, cli = c.server, c.client
     late, sack_before = _eight_down_without_3_and_5(c, t)
     c.send(t + 0.009, srv, 1 + 2 * MSS, MSS, rel_ack=1, ip_id=late[2][0], tsval=late[2][1])  # segment 3, late
     past_3 = c.send(t + 0.0091, cli, 1, rel_ack=1 + 4 * MSS, sack=[(1 + 5 * MSS, 1 + 8 * MSS)])
+    for k in range(8, 8 + more):  # new segments, SACKed above the hole at segment 5
+        c.send(t + 0.01 + 0.0001 * k, srv, 1 + k * MSS, MSS, rel_ack=1, tsecr=sack_before["opt_tsval"])
+        c.send(t + 0.01002 + 0.0001 * k, cli, 1, rel_ack=1 + 4 * MSS, sack=[(1 + 5 * MSS, 1 + (k + 1) * MSS)])
     heard = sack_before if echo == "sack-before-the-late-one" else past_3
-    srv.lose()  # the re-send of segment 3, or segment 9: lost upstream
+    srv.lose()  # the re-send of segment 3, or the next new segment: lost upstream
     c.send(t + 0.052, srv, 1 + 4 * MSS, MSS, rel_ack=1, tsecr=heard["opt_tsval"])  # the re-send of segment 5
-    c.send(t + 0.0522, cli, 1, rel_ack=1 + 8 * MSS)
-    c.send(t + 0.35, srv, 1 + 8 * MSS, MSS, rel_ack=1)  # segment 9: new, or the re-send of the hidden one
+    c.send(t + 0.0522, cli, 1, rel_ack=1 + (8 + more) * MSS)
+    c.send(t + 0.35, srv, 1 + (8 + more) * MSS, MSS, rel_ack=1)  # new, or the re-send of the hidden one
     a = analyze(frame(c), device=PHONE)
-    assert _classes(a.segments, SERVER) == ["new"] * 6 + ["reordered", "retransmission", expected]
+    assert _classes(a.segments, SERVER) == ["new"] * 6 + ["reordered"] + ["new"] * more + ["retransmission", expected]
 
 
 def test_needless_resend_of_the_first_of_two_late_holes() -> None:

@@ -666,6 +666,9 @@ def _late_below(late_seq: np.ndarray, s: np.int64, seg: np.int64, heard: np.int6
     return count
 
 
+_ECHO_LOOKBACK = 512  # rows _echoed_ack looks back for the packets a re-send echoes
+
+
 @njit(cache=True)
 def _echoed_ack(
     i: np.int64, a: np.int64, d: np.int64, side: np.ndarray, has_ack: np.ndarray, rel_ack: np.ndarray,
@@ -673,11 +676,12 @@ def _echoed_ack(
 ) -> np.int64:
     """The ACK the sender (side d) had heard when it sent row i: the lowest ACK among the peer's
     packets whose TSval row i echoes (it echoes the latest it heard), within the last
-    _PEER_ACK_LOOKBACK rows; -1 when none is found."""
+    _ECHO_LOOKBACK rows (a busy download's sender may echo a packet 100 rows back: seed 820);
+    -1 when none is found."""
     lo = np.int64(-1)
     if tsecr < 0:
         return lo
-    for j in range(i - 1, max(a, i - _PEER_ACK_LOOKBACK) - 1, -1):
+    for j in range(i - 1, max(a, i - _ECHO_LOOKBACK) - 1, -1):
         if side[j] != d and has_ack[j]:
             if tsval[j] == tsecr:
                 lo = rel_ack[j]
