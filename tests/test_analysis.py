@@ -1062,6 +1062,40 @@ def test_lost_above_count_adds_a_gap_between_two_re_sends(second_gap: bool, sixt
     assert _classes(a.segments, PHONE) == ["new"] * 12 + ["retransmission"] * 3 + [sixteenth]
 
 
+def test_late_resend_of_a_lower_hole_leaves_the_lost_above_count() -> None:
+    """Server-side capture of an upload: segments 3 and 5 of ten are lost. After segment 10, the
+    highest seen, two phone IDs go missing (segment 11, lost, and the re-send of segment 3, held
+    on the way) before the re-send of segment 5. The count leaves one hidden packet to a re-send
+    of the lower hole and counts one as new data lost above. When segment 3's re-send then shows
+    up late, it is the packet left to the lower hole, not the one counted above: segment 11's
+    re-send later is still a re-send (seed 815; a late packet of other bytes undoes the count,
+    seed 554)."""
+    c = Conn(Endpoint(PHONE, 54180, 111), Endpoint(SERVER, 8080, 3_500_000))
+    t = c.handshake(46.0, rtt=0.05, near_client=False)
+    cli, srv = c.client, c.server
+    for k in range(10):
+        if k in (2, 4):
+            cli.lose()
+            continue
+        c.send(t + 0.001 * k, cli, 1 + k * MSS, MSS, rel_ack=1)
+        runs = [(1 + 3 * MSS, 1 + min(k + 1, 4) * MSS)] if k >= 3 else []
+        runs += [(1 + 5 * MSS, 1 + (k + 1) * MSS)] if k >= 5 else []
+        c.send(t + 0.0002 + 0.001 * k, srv, 1, rel_ack=1 + 2 * MSS, sack=runs[::-1] or None)
+    cli.lose()  # segment 11
+    held = (cli.ip_id + 1, cli.ts + 1)
+    cli.lose()  # the re-send of segment 3, held on the way
+    c.send(t + 0.06, cli, 1 + 4 * MSS, MSS, rel_ack=1)  # the re-send of segment 5
+    c.send(t + 0.0602, srv, 1, rel_ack=1 + 2 * MSS, sack=[(1 + 3 * MSS, 1 + 10 * MSS)])
+    c.send(t + 0.07, cli, 1 + 2 * MSS, MSS, rel_ack=1, ip_id=held[0], tsval=held[1])  # segment 3's, late
+    c.send(t + 0.0702, srv, 1, rel_ack=1 + 10 * MSS)
+    c.send(t + 0.3, cli, 1 + 10 * MSS, MSS, rel_ack=1)  # segment 11 by the timer
+    c.send(t + 0.3002, srv, 1, rel_ack=1 + 11 * MSS)
+    for j in range(6):  # so that three in four of the phone's ID steps are +1 (`ipid_step1`)
+        c.send(t + 0.5 + 0.1 * j, cli, 1 + 11 * MSS, rel_ack=1)
+    a = analyze(frame(c), device=PHONE)
+    assert _classes(a.segments, PHONE) == ["new"] * 8 + ["retransmission"] * 3
+
+
 @pytest.mark.parametrize("silence, tenth", [(0.3, "retransmission"), (0.7, "new")],
                          ids=["one-timer-fire-segment-10-hidden", "timer-backed-off-its-copy-hidden"])
 def test_lost_above_count_leaves_room_for_the_timers_backoff(silence: float, tenth: str) -> None:

@@ -1184,6 +1184,7 @@ def walk_flows(
         lost_top = np.zeros(2, dtype=np.int64)  # segments sent above max_end and lost (_lost_above)
         lost_top_row = np.full(2, -1, dtype=np.int64)  # the re-send whose ID gap showed them
         top_gap = np.full((2, 2), -1, dtype=np.int64)  # the ID before that gap; the last segment counted
+        top_lower = np.zeros(2, dtype=np.int64)  # the gap's packets the count left to re-sends of lower holes
         win_drop = np.zeros(2, dtype=np.bool_)  # the bytes at una arrived and were discarded (window)
         resent_end = np.full(2, -1, dtype=np.int64)  # end and time of each side's latest re-send
         resent_t = np.full(2, -np.inf)
@@ -1482,8 +1483,12 @@ def walk_flows(
             ):
                 # one of the hidden packets shows up before any segment was counted as its re-send:
                 # late, not lost, and not new data above the bytes seen (seed 554: a needless
-                # re-send held 34 ms on the way)
-                lost_top[d] -= 1
+                # re-send held 34 ms on the way); unless it re-sends a hole below the re-send that
+                # showed the gap, which the count had left to such re-sends (seed 815)
+                if top_lower[d] > 0 and s < rel_seq[lost_top_row[d]]:
+                    top_lower[d] -= 1
+                else:
+                    lost_top[d] -= 1
             if (fl & (SYN | RST)) != 0 and ln == 0:
                 continue
             if ln == 0:
@@ -1562,9 +1567,10 @@ def walk_flows(
                     basis[i] = B_HIDDEN_ORIGINAL
                     lone[d] = i
                     lone_gap[d] = _ids_missing(ipid[i], p_ipid)
-                    _note_hidden(
-                        lost_top, lost_top_row, top_gap, d, _tail_lost_after(ipid[i], p_ipid, t[i], p_t), i, p_ipid
-                    )
+                    gap = _tail_lost_after(ipid[i], p_ipid, t[i], p_t)
+                    _note_hidden(lost_top, lost_top_row, top_gap, d, gap, i, p_ipid)
+                    if gap > 0:
+                        top_lower[d] = 0
                 elif _lost_reply(
                     sender_vantage[k], ipid_step1[k], ipid[i], p_ipid, has_ack[i], rel_ack[i], p_ack, max_end[o],
                     t[i], tsecr[i], ts_seen[o], ts_time[o], p_t, _path_floor(min_rtt[o], path_rtt[f]), resent_end[o],
@@ -1692,6 +1698,8 @@ def walk_flows(
                                 o_data_t, t[i], p_t, p_resent, _path_floor(min_rtt[d], path_rtt[f]),
                             )
                             _note_hidden(lost_top, lost_top_row, top_gap, d, gap, i, p_ipid, chain)
+                            if gap > 0 and not chain:
+                                top_lower[d] = lower
                         elif plen[filler] > 0 or (flags[filler] & FIN) != 0:
                             cls[i] = REORDERED
                             basis[i] = B_FILLED_HOLE_EARLY
@@ -1765,6 +1773,8 @@ def walk_flows(
                             p_resent, _path_floor(min_rtt[d], path_rtt[f]),
                         )
                         _note_hidden(lost_top, lost_top_row, top_gap, d, gap, i, p_ipid, chain)
+                        if gap > 0 and not chain:
+                            top_lower[d] = max(lower, 0)
                     # Karn: a re-sent range gives no RTT sample
                     if cls[i] != REORDERED:
                         for x in range(qh[d], qt[d]):
